@@ -1,0 +1,26 @@
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+/** Project root (this file compiles to dist/test/helpers.js). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Read-only shared material: real images, datasets and the pinned bases (`../shared`). */
+export const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
+
+/** Where `edgetune models fetch` installs the bases for this checkout. */
+export const MODELS_DIR = path.join(ROOT, 'models');
+
+/**
+ * Path of a file under ../shared; throws (never skips) when it is missing, so a CI without the
+ * shared material fails loudly instead of passing on no data.
+ */
+export function shared(...parts: string[]): string {
+  const p = path.join(SHARED, ...parts);
+  if (!fs.existsSync(p)) throw new Error(`test data missing: ${p} (the tests read real data from ../shared)`);
+  return p;
+}
+
+/** A fresh temporary directory for one test. */
+export function tmpDir(prefix = 'edgetune-test-'): string {
+  return fs.mkdtempSync(path.join(require('node:os').tmpdir(), prefix));
+}
