@@ -1,0 +1,135 @@
+/**
+ * `npm run bench`: EdgeTune's speed and memory targets, each measured side by side in one run on
+ * the same images, printed as ratios.
+ *
+ *   1. embedding throughput of the pipeline (decode → preprocess → base) vs the bare interpreter
+ *      on pre-decoded inputs (target ≥ 0.85×);
+ *   2. latency of the exported model (base + grafted head) vs the base alone (target ≤ 1.10×);
+ *   3. end-to-end train + export time on the shared object set with the defaults;
+ *   4. peak RSS of a training run on 1,000 images (target ≤ 400 MB), in a child process.
+ *
+ * Reads ../shared/datasets and the installed bases (`edgetune models fetch`).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, type Sample } from '../src';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
+const MODELS = process.env.EDGETUNE_MODELS ?? path.join(ROOT, 'models');
+const OBJECTS = path.join(SHARED, 'datasets', 'objects-small');
+
+// The bare interpreter, as a user of tfjs-tflite-node would drive it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { TFLiteNodeModelRunner } = require('tfjs-tflite-node');
+
+function ms(f: () => void, reps: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) f();
+  return (performance.now() - t0) / reps;
+}
+
+function row(name: string, value: string, target: string, ok: boolean | undefined): void {
+  const verdict = ok === undefined ? '' : ok ? 'PASS' : 'MISS';
+  console.log(`${name.padEnd(52)} ${value.padEnd(30)} ${target.padEnd(12)} ${verdict}`);
+}
+
+async function embeddingThroughput(samples: Sample[]): Promise<void> {
+  const base = openBase('mobilenet_v1_1.0_224', MODELS);
+  const inputs = await Promise.all(samples.map((s) => preprocess(s.path, base.inputSize)));
+  const ab = base.bytes.buffer.slice(base.bytes.byteOffset, base.bytes.byteOffset + base.bytes.byteLength);
+  const bare = new TFLiteNodeModelRunner(ab, { threads: defaultThreads() });
+  const bareIn = bare.getInputs()[0].data() as Uint8Array;
+  const bareRun = () => { for (const px of inputs) { bareIn.set(px); bare.infer(); } };
+  bareRun();
+  const none = presetParams('none');
+  // Alternate the two so that machine noise hits both alike.
+  let bareMs = 0, pipeMs = 0;
+  for (let round = 0; round < 2; round++) {
+    bareMs += ms(bareRun, 1);
+    const t0 = performance.now();
+    await embedSamples(base, samples, { views: 0, augment: none, seed: 0 });
+    pipeMs += performance.now() - t0;
+  }
+  const bareRate = (2 * samples.length) / (bareMs / 1000);
+  const pipeRate = (2 * samples.length) / (pipeMs / 1000);
+  row(`embedding: bare interpreter (pre-decoded), ${samples.length} imgs`, `${bareRate.toFixed(1)} img/s`, '', undefined);
+  row('embedding: pipeline (JPEG decode + preprocess + base)', `${pipeRate.toFixed(1)} img/s`, '', undefined);
+  row('  ratio pipeline / bare', `${(pipeRate / bareRate).toFixed(3)}×`, '≥ 0.85×', pipeRate / bareRate >= 0.85);
+  base.session.close();
+}
+
+function exportLatency(modelPath: string, baseName: string): void {
+  const base = openBase(baseName, MODELS);
+  const exported = openModel(modelPath);
+  const px = new Uint8Array(base.inputSize * base.inputSize * 3).map((_, i) => (i * 37) & 255);
+  base.session.inputBuffer.set(px);
+  exported.inputBuffer.set(px);
+  base.session.run(); exported.run();
+  let b = 0, e = 0;
+  for (let round = 0; round < 5; round++) {
+    b += ms(() => base.session.run(), 10);
+    e += ms(() => exported.run(), 10);
+  }
+  row(`latency: base ${baseName} alone`, `${(b / 5).toFixed(2)} ms`, '', undefined);
+  row('latency: exported model (base + quantized head)', `${(e / 5).toFixed(2)} ms`, '', undefined);
+  row('  ratio exported / base', `${(e / b).toFixed(3)}×`, '≤ 1.10×', e / b <= 1.1);
+  base.session.close(); exported.close();
+}
+
+/** A 1,000-image folder-per-class dataset of hard links/copies from the shared sets. */
+function thousandImages(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-bench-1000-'));
+  const pick: [string, number][] = [['objects-small', 801], ['gestures', 199]];
+  for (const [set, count] of pick) {
+    const ds = scanDataset(path.join(SHARED, 'datasets', set));
+    for (const s of ds.samples.slice(0, count)) {
+      const d = path.join(dir, `${set}-${s.label}`);
+      fs.mkdirSync(d, { recursive: true });
+      fs.copyFileSync(s.path, path.join(d, path.basename(s.path)));
+    }
+  }
+  return dir;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child-train') {
+    // Child: train on the given dataset and report peak RSS (resourceUsage().maxRSS is in KiB).
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-bench-model-'));
+    const r = await train(process.argv[3], path.join(out, 'm'), { modelsDir: MODELS });
+    process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, images: r.metadata.dataset.train + r.metadata.dataset.val }) + '\n');
+    return;
+  }
+  console.log(`EdgeTune benchmark: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.arch()}, node ${process.version}, ${defaultThreads()} interpreter threads`);
+  console.log(`${'measure'.padEnd(52)} ${'value'.padEnd(30)} ${'target'.padEnd(12)}`);
+  const ds = scanDataset(OBJECTS);
+  const samples = ds.samples.filter((_, i) => i % 8 === 0);
+  await embeddingThroughput(samples);
+
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-bench-'));
+  const t0 = performance.now();
+  const r = await train(OBJECTS, path.join(out, 'objects'), { modelsDir: MODELS });
+  const s = (performance.now() - t0) / 1000;
+  const sec = r.metadata.training.seconds;
+  row(`train + export: objects-small (${r.metadata.dataset.train + r.metadata.dataset.val} photos, defaults)`, `${s.toFixed(1)} s`, '< 300 s', s < 300);
+  row('  of which embedding / head / export+verify', `${sec.embed} / ${sec.train} / ${sec.export} s`, '', undefined);
+  row('  validation accuracy head / exported', `${(r.metadata.metrics.val_accuracy * 100).toFixed(1)}% / ${(r.metadata.metrics.export.accuracy * 100).toFixed(1)}%`, '≥ 85%', r.metadata.metrics.val_accuracy >= 0.85);
+
+  exportLatency(path.join(out, 'objects', 'model.tflite'), 'mobilenet_v1_1.0_224');
+
+  const big = thousandImages();
+  const child = spawnSync(process.execPath, [__filename, '--child-train', big], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`child training run failed: ${child.stderr.split('\n').slice(-3).join(' ')}`);
+  const { maxRssKiB, images } = JSON.parse(child.stdout.trim().split('\n').pop()!);
+  const mb = maxRssKiB / 1024;
+  row(`peak RSS: train + export on ${images} images`, `${mb.toFixed(0)} MB`, '≤ 400 MB', mb <= 400);
+  fs.rmSync(big, { recursive: true, force: true });
+  fs.rmSync(out, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exitCode = 1;
+});

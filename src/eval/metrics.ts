@@ -1,0 +1,161 @@
+import Table from 'cli-table3';
+
+/** Precision, recall, F1 and support of one class. */
+export interface ClassMetrics {
+  /** tp / (tp + fp), 0..1; 0 when the class was never predicted (sklearn zero_division=0). */
+  precision: number;
+  /** tp / (tp + fn), 0..1; 0 when the class has no true samples (support 0). */
+  recall: number;
+  /** Harmonic mean 2·p·r / (p + r), 0..1; 0 when p + r = 0. */
+  f1: number;
+  /** Number of samples whose true class is this one. */
+  support: number;
+}
+
+/** Metrics of a classifier over one labelled set (e.g. the validation split). */
+export interface ClassificationReport {
+  /** Fraction of samples with yPred === yTrue, 0..1. */
+  accuracy: number;
+  /** Keyed by label name, in the order of `labels`. */
+  perClass: Record<string, ClassMetrics>;
+  /** [numClasses][numClasses] counts; row = true class index, column = predicted class index. */
+  confusion: number[][];
+  /** Class names; index i names row i and column i of `confusion`. */
+  labels: string[];
+}
+
+function checkIndices(name: string, values: number[], numClasses: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
+      throw new Error(
+        `${name}[${i}] = ${v} is not a class index in 0..${numClasses - 1}; pass integer label indices`,
+      );
+    }
+  }
+}
+
+/**
+ * Count (true class, predicted class) pairs.
+ *
+ * @param yTrue true class index per sample, integers in 0..numClasses-1, length N
+ * @param yPred predicted class index per sample (e.g. top-1 of the probabilities), length N
+ * @param numClasses number of classes C (>= 1)
+ * @returns C×C matrix of counts, `m[t][p]` = samples of true class t predicted as p
+ *   (rows = true, columns = predicted, the sklearn `confusion_matrix` convention)
+ * @throws Error when the lengths differ, numClasses is not a positive integer, or an index is out of range
+ */
+export function confusionMatrix(yTrue: number[], yPred: number[], numClasses: number): number[][] {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new Error(`numClasses = ${numClasses} is not a positive integer; pass the number of labels`);
+  }
+  if (yTrue.length !== yPred.length) {
+    throw new Error(
+      `yTrue has ${yTrue.length} entries but yPred has ${yPred.length}; pass one prediction per sample`,
+    );
+  }
+  checkIndices('yTrue', yTrue, numClasses);
+  checkIndices('yPred', yPred, numClasses);
+  const m: number[][] = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  for (let i = 0; i < yTrue.length; i++) m[yTrue[i]][yPred[i]] += 1;
+  return m;
+}
+
+/**
+ * Accuracy, per-class precision/recall/F1/support and the confusion matrix.
+ *
+ * Zero-division convention (same as sklearn `classification_report(..., zero_division=0)`):
+ * precision is 0 for a class that was never predicted, recall is 0 for a class with no support,
+ * F1 is 0 when precision + recall = 0. Values are exact ratios (not rounded).
+ *
+ * @param yTrue true class index per sample, integers in 0..labels.length-1, length N >= 1
+ * @param yPred predicted class index per sample, length N
+ * @param labels class names, index i = class i (non-empty, unique)
+ * @throws Error when N = 0, lengths differ, labels are empty or duplicated, or an index is out of range
+ */
+export function classificationReport(yTrue: number[], yPred: number[], labels: string[]): ClassificationReport {
+  if (labels.length === 0) throw new Error('labels is empty; pass one name per class');
+  if (new Set(labels).size !== labels.length) {
+    throw new Error(`labels contain duplicates (${labels.join(', ')}); pass unique class names`);
+  }
+  if (yTrue.length === 0) throw new Error('yTrue is empty; accuracy needs at least one labelled sample');
+  const confusion = confusionMatrix(yTrue, yPred, labels.length);
+  const n = labels.length;
+  let correct = 0;
+  const perClass: Record<string, ClassMetrics> = {};
+  for (let c = 0; c < n; c++) {
+    const tp = confusion[c][c];
+    correct += tp;
+    let support = 0;
+    let predicted = 0;
+    for (let k = 0; k < n; k++) {
+      support += confusion[c][k];
+      predicted += confusion[k][c];
+    }
+    const precision = predicted === 0 ? 0 : tp / predicted;
+    const recall = support === 0 ? 0 : tp / support;
+    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    perClass[labels[c]] = { precision, recall, f1, support };
+  }
+  return { accuracy: correct / yTrue.length, perClass, confusion, labels: [...labels] };
+}
+
+// No colours or ANSI codes: the tables go to logs and files as well as terminals.
+const PLAIN_STYLE = { head: [] as string[], border: [] as string[] };
+
+/**
+ * The confusion matrix as an aligned text table (cli-table3 box drawing, no ANSI colours).
+ * Rows are true classes, columns predicted classes; the corner cell reads "true \ predicted".
+ *
+ * @param report output of `classificationReport`
+ * @returns multi-line string without a trailing newline
+ */
+export function formatConfusion(report: ClassificationReport): string {
+  const table = new Table({
+    head: ['true \\ predicted', ...report.labels],
+    style: PLAIN_STYLE,
+    colAligns: ['left', ...report.labels.map(() => 'right' as const)],
+  });
+  report.labels.forEach((label, t) => {
+    table.push([label, ...report.confusion[t].map(String)]);
+  });
+  return table.toString();
+}
+
+/**
+ * Per-class precision / recall / F1 / support as an aligned text table (3 decimals), followed by
+ * a macro-average row (unweighted mean over classes, as sklearn's "macro avg") and an accuracy line
+ * "accuracy: 0.750 (6/8)".
+ *
+ * @param report output of `classificationReport`
+ * @returns multi-line string without a trailing newline
+ */
+export function formatReport(report: ClassificationReport): string {
+  const table = new Table({
+    head: ['class', 'precision', 'recall', 'f1', 'support'],
+    style: PLAIN_STYLE,
+    colAligns: ['left', 'right', 'right', 'right', 'right'],
+  });
+  let total = 0;
+  let correct = 0;
+  const sums = { precision: 0, recall: 0, f1: 0 };
+  report.labels.forEach((label, c) => {
+    const m = report.perClass[label];
+    if (!m) throw new Error(`report has no metrics for label '${label}'; build it with classificationReport`);
+    table.push([label, m.precision.toFixed(3), m.recall.toFixed(3), m.f1.toFixed(3), String(m.support)]);
+    total += m.support;
+    correct += report.confusion[c][c];
+    sums.precision += m.precision;
+    sums.recall += m.recall;
+    sums.f1 += m.f1;
+  });
+  const k = report.labels.length;
+  table.push([
+    'macro avg',
+    (sums.precision / k).toFixed(3),
+    (sums.recall / k).toFixed(3),
+    (sums.f1 / k).toFixed(3),
+    String(total),
+  ]);
+  return `${table.toString()}\naccuracy: ${report.accuracy.toFixed(3)} (${correct}/${total})`;
+}

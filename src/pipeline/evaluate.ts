@@ -1,0 +1,50 @@
+import { scanDataset } from '../dataset';
+import { classificationReport, type ClassificationReport } from '../eval';
+import type { DeviceChoice } from '../runtime';
+import { openPredictor } from './predict';
+import { silentReporter, type Reporter } from './report';
+
+/** `edgetune eval` output: the classification report plus the images that could not be read. */
+export interface EvalResult extends ClassificationReport {
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * Runs a trained model over every image of a folder-per-class dataset and scores it: accuracy,
+ * per-class precision/recall/F1, confusion matrix (rows = true class, columns = predicted).
+ * Dataset classes are matched to the model's labels by name.
+ * @throws Error when a dataset class is not one of the model's labels, or the dataset is invalid.
+ */
+export async function evaluate(
+  model: string, datasetDir: string, opts: { modelsDir: string; threads?: number; device?: DeviceChoice; reporter?: Reporter },
+): Promise<EvalResult> {
+  const r = opts.reporter ?? silentReporter;
+  const ds = scanDataset(datasetDir);
+  const p = openPredictor({ model, modelsDir: opts.modelsDir, threads: opts.threads, device: opts.device });
+  try {
+    const index = new Map(p.labels.map((l, i) => [l, i]));
+    const unknown = ds.labels.filter((l) => !index.has(l));
+    if (unknown.length) {
+      throw new Error(`dataset ${datasetDir} has classes the model does not know: ${unknown.join(', ')} (model labels: ${p.labels.join(', ')})`);
+    }
+    const yTrue: number[] = [];
+    const yPred: number[] = [];
+    const skipped: { path: string; reason: string }[] = [];
+    const bar = r.progress('evaluating', ds.samples.length);
+    for (const [i, s] of ds.samples.entries()) {
+      const res = await p.predict(s.path, 1);
+      if (res.error) {
+        skipped.push({ path: s.path, reason: res.error });
+        r.warn(`skipped ${s.path}: ${res.error}`);
+      } else {
+        yTrue.push(index.get(s.label)!);
+        yPred.push(index.get(res.predictions[0].label)!);
+      }
+      bar.update(i + 1);
+    }
+    bar.stop();
+    return { ...classificationReport(yTrue, yPred, p.labels), skipped };
+  } finally {
+    p.close();
+  }
+}

@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stockClassifier } from '../models';
+import { openModel, readLabels, topK, type Session, type DeviceChoice } from '../runtime';
+import { preprocess } from '../image';
+
+/** Where a classifier's files are. */
+export interface ModelFiles {
+  modelPath: string;
+  /** One label per output index; generated names ("class 0", …) when the model has no labels file. */
+  labels: string[];
+}
+
+/**
+ * Finds the model and labels to predict with.
+ * - undefined: the stock ImageNet classifier (`mobilenet_v2_1.0_224` + imagenet_labels.txt), the
+ *   embedded default.
+ * - a model folder from `edgetune train`: its model.tflite (model_edgetpu.tflite with
+ *   `device: 'edgetpu'`) and labels.txt.
+ * - a `.tflite` file: labels from a labels.txt beside it, if any.
+ * @throws Error naming the path when it does not exist or holds no model.
+ */
+export function resolveModel(model: string | undefined, modelsDir: string, device: DeviceChoice = 'auto'): ModelFiles {
+  if (model === undefined) {
+    const s = stockClassifier(modelsDir);
+    return { modelPath: s.modelPath, labels: readLabels(s.labelsPath) };
+  }
+  if (!fs.existsSync(model)) throw new Error(`model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
+  let modelPath = model;
+  let labelsPath = path.join(path.dirname(model), 'labels.txt');
+  if (fs.statSync(model).isDirectory()) {
+    const tpu = path.join(model, 'model_edgetpu.tflite');
+    modelPath = device === 'edgetpu' && fs.existsSync(tpu) ? tpu : path.join(model, 'model.tflite');
+    labelsPath = path.join(model, 'labels.txt');
+    if (!fs.existsSync(modelPath)) throw new Error(`model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
+  }
+  return { modelPath, labels: fs.existsSync(labelsPath) ? readLabels(labelsPath) : [] };
+}
+
+/** One image's result; `error` instead of predictions when the image could not be read. */
+export interface ImagePrediction {
+  file: string;
+  /** Top-k classes, best first; score = probability 0..1. */
+  predictions: { label: string; score: number }[];
+  /** Inference time of the interpreter for this image, ms (decoding excluded). */
+  ms: number;
+  error?: string;
+}
+
+/** A model open for repeated predictions. */
+export interface Predictor {
+  session: Session;
+  labels: string[];
+  predict(file: string, top: number): Promise<ImagePrediction>;
+  close(): void;
+}
+
+/**
+ * Opens a classifier for prediction. Images go through the same `preprocess` as training.
+ * @throws Error when the model cannot be found or opened (e.g. an `_edgetpu` model without the
+ *   Edge TPU runtime), or its labels do not match its output size.
+ */
+export function openPredictor(opts: { model?: string; modelsDir: string; threads?: number; device?: DeviceChoice }): Predictor {
+  const files = resolveModel(opts.model, opts.modelsDir, opts.device);
+  const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
+  const classes = session.output.shape[session.output.shape.length - 1];
+  let labels = files.labels;
+  if (labels.length === 0) labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
+  if (labels.length !== classes) {
+    session.close();
+    throw new Error(`labels for ${files.modelPath} list ${labels.length} classes but the model outputs ${classes}: fix labels.txt`);
+  }
+  const size = session.input.shape[1];
+  return {
+    session,
+    labels,
+    async predict(file: string, top: number): Promise<ImagePrediction> {
+      let px: Uint8Array;
+      try {
+        px = await preprocess(file, size);
+      } catch (e) {
+        return { file, predictions: [], ms: 0, error: (e as Error).message };
+      }
+      session.inputBuffer.set(px);
+      const t0 = performance.now();
+      const probs = session.run();
+      const ms = performance.now() - t0;
+      const predictions = topK(probs, top, labels).map((p) => ({ label: p.label ?? String(p.index), score: p.score }));
+      return { file, predictions, ms };
+    },
+    close: () => session.close(),
+  };
+}
+
+/**
+ * Classifies image files (the `edgetune predict` verb).
+ * @param top number of classes per image (top-k), ≥ 1.
+ * @returns one record per file, in order; unreadable files carry `error`.
+ */
+export async function predict(
+  files: string[], opts: { model?: string; modelsDir: string; top?: number; threads?: number; device?: DeviceChoice },
+): Promise<ImagePrediction[]> {
+  const p = openPredictor(opts);
+  try {
+    const out: ImagePrediction[] = [];
+    for (const f of files) out.push(await p.predict(f, opts.top ?? 5));
+    return out;
+  } finally {
+    p.close();
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * EdgeTune's TFLite module: read/write .tflite flatbuffers (TFLite schema.fbs, identifier 'TFL3'),
+ * cut a classifier at its embedding (include_top=False), graft a trained head quantized by Coral's
+ * rules, and the quantization arithmetic behind it. Each export documents its shapes, dtypes,
+ * errors and schema sources.
+ */
+export * from './schema';
+export { readModel, flatbufferEnd } from './reader';
+export { writeModel, BUFFER_ALIGNMENT } from './writer';
+export type { WriteOptions } from './writer';
+export {
+  appendOps, builtinCodeOf, builtinName, cutAtEmbedding, embeddingInfo, findTensor, isEdgeTpuCompiled,
+  mainGraph, opName, producerOf, reachableOps,
+} from './graph';
+export type { AppendResult, CutResult, EmbeddingInfo, OpFragment, TensorRef } from './graph';
+export {
+  biasScale, chooseQuantParams, DEGENERATE_SCALE, dequantize, minMax, QMAX, QMIN, quantizeBias,
+  quantizeUint8, roundHalfAway,
+} from './quant';
+export type { QuantParams } from './quant';
+export { graftHead, PROBABILITIES_TENSOR, SOFTMAX_OUTPUT_SCALE } from './graft';
+export type { DenseLayer, GraftOptions, HeadWeights } from './graft';

@@ -1,0 +1,152 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  train, predict, evaluate, reexport, sweep, readModel, openModel, type TrainResult,
+} from '../src';
+import { MODELS_DIR, shared, tmpDir } from './helpers';
+
+/**
+ * The main job end to end on real photos (../shared/datasets), with the defaults. These are the
+ * accuracy floors of the issue: ≥ 85% validation accuracy on objects-small and on digits-photo
+ * (digits preset), and the exported model within 1 point of the trained head.
+ */
+describe('pipeline on real data', function () {
+  let objects: TrainResult;
+  let objectsDir: string;
+
+  before(async () => {
+    objectsDir = path.join(tmpDir(), 'objects-model');
+    objects = await train(shared('datasets', 'objects-small'), objectsDir, { modelsDir: MODELS_DIR });
+  });
+
+  it('trains objects-small with the defaults to ≥ 85% validation accuracy', () => {
+    const m = objects.metadata;
+    assert.deepEqual(m.labels, ['cardboard', 'glass', 'metal', 'paper', 'plastic', 'trash']);
+    assert.ok(m.metrics.val_accuracy >= 0.85, `val_accuracy ${m.metrics.val_accuracy}`);
+    assert.equal(m.dataset.train + m.dataset.val, 801);
+    assert.equal(m.dataset.skipped.length, 0);
+  });
+
+  it('exports a model that agrees with the head and scores within 1 point of it', () => {
+    const e = objects.metadata.metrics.export;
+    assert.equal(e.n, objects.metadata.dataset.val);
+    assert.ok(e.agreement >= 0.98, `agreement ${e.agreement}`);
+    assert.ok(Math.abs(e.accuracy - objects.metadata.metrics.val_accuracy) <= 0.01, `export ${e.accuracy} vs head ${objects.metadata.metrics.val_accuracy}`);
+  });
+
+  it('writes a complete model folder', () => {
+    for (const f of ['model.tflite', 'model_edgetpu.tflite', 'labels.txt', 'metadata.json', 'history.json', 'curves.svg', 'curves.png', 'head/model.json', 'head/weights.bin']) {
+      assert.ok(fs.existsSync(path.join(objectsDir, f)), f);
+    }
+    assert.equal(fs.readFileSync(path.join(objectsDir, 'labels.txt'), 'utf8'), objects.metadata.labels.join('\n') + '\n');
+    const history = JSON.parse(fs.readFileSync(path.join(objectsDir, 'history.json'), 'utf8'));
+    assert.equal(history.length, objects.metadata.training.epochs);
+    assert.deepEqual(Object.keys(history[0]).sort(), ['accuracy', 'epoch', 'loss', 'val_accuracy', 'val_loss']);
+    assert.deepEqual([...fs.readFileSync(path.join(objectsDir, 'curves.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.equal(fs.readdirSync(path.dirname(objectsDir)).filter((f) => f.includes('.tmp-')).length, 0);
+  });
+
+  it('exports a uint8 model: quantized head after the base, softmax scale 1/256', () => {
+    const m = readModel(fs.readFileSync(path.join(objectsDir, 'model.tflite')));
+    const g = m.subgraphs[0];
+    const out = g.tensors[g.outputs[0]];
+    assert.equal(out.name, 'edgetune/probabilities');
+    assert.deepEqual(out.shape, [1, 6]);
+    assert.equal(out.quantization?.scale?.[0], 1 / 256);
+    const s = openModel(path.join(objectsDir, 'model.tflite'));
+    assert.equal(s.input.dtype, 'uint8');
+    assert.equal(s.output.dtype, 'uint8');
+    s.close();
+  });
+
+  it('predicts its own validation photos through the library', async () => {
+    const img = shared('datasets', 'objects-small', 'glass', fs.readdirSync(shared('datasets', 'objects-small', 'glass'))[0]);
+    const [r] = await predict([img], { model: objectsDir, modelsDir: MODELS_DIR, top: 3 });
+    assert.equal(r.predictions.length, 3);
+    assert.ok(r.predictions[0].score >= r.predictions[1].score);
+    assert.ok(objects.metadata.labels.includes(r.predictions[0].label));
+  });
+
+  it('evaluates the exported model on the dataset with a consistent confusion matrix', async () => {
+    const res = await evaluate(objectsDir, shared('datasets', 'objects-small'), { modelsDir: MODELS_DIR });
+    assert.deepEqual(res.labels, objects.metadata.labels);
+    const total = res.confusion.flat().reduce((a, b) => a + b, 0);
+    assert.equal(total, 801);
+    const diag = res.confusion.reduce((a, row, i) => a + row[i], 0);
+    assert.equal(res.accuracy, diag / total);
+    assert.equal(res.perClass.trash.support, res.confusion[5].reduce((a, b) => a + b, 0));
+    // Mostly seen images: the exported model must do at least as well as on held-out ones, give or take.
+    assert.ok(res.accuracy >= 0.85, `accuracy ${res.accuracy}`);
+  });
+
+  it('re-exports without retraining: float head, and the Edge TPU graft', async () => {
+    const copy = path.join(tmpDir(), 'copy');
+    fs.cpSync(objectsDir, copy, { recursive: true });
+    const before = fs.readFileSync(path.join(copy, 'model_edgetpu.tflite'));
+    const res = await reexport(copy, { modelsDir: MODELS_DIR, float: true });
+    assert.ok(res.verification && res.verification.agreement >= 0.98);
+    const m = readModel(fs.readFileSync(path.join(copy, 'model.tflite')));
+    const g = m.subgraphs[0];
+    assert.equal(g.tensors[g.outputs[0]].type, 0 /* FLOAT32 */);
+    const meta = JSON.parse(fs.readFileSync(path.join(copy, 'metadata.json'), 'utf8'));
+    assert.equal(meta.quantized, false);
+    await assert.rejects(reexport(copy, { modelsDir: MODELS_DIR, float: true, edgetpu: true }), /drop --float/);
+    await reexport(copy, { modelsDir: MODELS_DIR, edgetpu: true });
+    // Same head, same calibration: the quantized Edge TPU file is reproduced byte for byte.
+    assert.deepEqual(fs.readFileSync(path.join(copy, 'model_edgetpu.tflite')), before);
+  });
+
+  it('keeps the last good model when a new training run fails', async () => {
+    const copy = path.join(tmpDir(), 'keep');
+    fs.cpSync(objectsDir, copy, { recursive: true });
+    const bad = path.join(tmpDir(), 'one-class');
+    fs.mkdirSync(path.join(bad, 'only'), { recursive: true });
+    await assert.rejects(train(bad, copy, { modelsDir: MODELS_DIR }), /1 class/);
+    assert.deepEqual(fs.readFileSync(path.join(copy, 'model.tflite')), fs.readFileSync(path.join(objectsDir, 'model.tflite')));
+  });
+
+  it('refuses to replace a folder that is not an EdgeTune model', async () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    await assert.rejects(train(shared('datasets', 'objects-small'), dir, { modelsDir: MODELS_DIR, head: { epochs: 1 } as never, augViews: 0 }),
+      /not an EdgeTune model folder/);
+    assert.equal(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine');
+  });
+
+  it('trains digits-photo with the digits preset to ≥ 85% validation accuracy', async () => {
+    const out = path.join(tmpDir(), 'digits-model');
+    const r = await train(shared('datasets', 'digits-photo'), out, { modelsDir: MODELS_DIR, preset: 'digits' });
+    assert.deepEqual(r.metadata.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.ok(r.metadata.metrics.val_accuracy >= 0.85, `val_accuracy ${r.metadata.metrics.val_accuracy}`);
+    assert.ok(Math.abs(r.metadata.metrics.export.accuracy - r.metadata.metrics.val_accuracy) <= 0.01);
+    assert.equal(r.metadata.options.preset, 'digits');
+  });
+});
+
+describe('stock ImageNet classifier (the embedded default)', () => {
+  it('labels cat.bmp as a cat', async () => {
+    const [r] = await predict([shared('images', 'cat.bmp')], { modelsDir: MODELS_DIR, top: 5 });
+    assert.match(r.predictions[0].label, /cat/i);
+    assert.ok(r.predictions[0].score > 0.3);
+    assert.ok(r.ms > 0);
+  });
+
+  it('reports an unreadable file without stopping the others', async () => {
+    const junk = path.join(tmpDir(), 'junk.jpg');
+    fs.writeFileSync(junk, 'not an image');
+    const res = await predict([junk, shared('images', 'bird.bmp')], { modelsDir: MODELS_DIR, top: 1 });
+    assert.match(res[0].error ?? '', /junk\.jpg/);
+    assert.equal(res[1].predictions.length, 1);
+  });
+});
+
+describe('sweep', () => {
+  it('trains every combination on cached embeddings and ranks by validation accuracy', async () => {
+    const rows = await sweep(shared('datasets', 'gestures'), { epochs: [5], hidden: [[], [32]], dropout: [0, 0.3] },
+      { modelsDir: MODELS_DIR, base: 'mobilenet_v1_0.25_128', augViews: 0 });
+    assert.equal(rows.length, 4);
+    for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].val_accuracy >= rows[i].val_accuracy);
+    assert.deepEqual(rows.map((r) => `${r.hidden.join('x')}/${r.dropout}`).sort(), ['/0', '/0.3', '32/0', '32/0.3']);
+  });
+});

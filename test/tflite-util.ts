@@ -1,0 +1,177 @@
+/**
+ * Shared helpers for the tflite tests: real-image inputs, running a .tflite in the TFLite
+ * interpreter (tfjs-tflite-node), a seeded PRNG, and TFLite's reference integer arithmetic.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { decode as decodeBmp } from 'bmp-ts';
+import { MODELS_DIR, shared } from './helpers';
+import { readModel } from '../src/tflite';
+import type { Model } from '../src/tflite';
+
+// tfjs-tflite-node ships no usable types for the runner used here.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const tflite = require('tfjs-tflite-node') as {
+  TFLiteNodeModelRunner: new (model: ArrayBuffer, opts: { threads: number }) => {
+    getInputs(): { data(): Uint8Array | Float32Array }[];
+    getOutputs(): { data(): Uint8Array | Float32Array }[];
+    infer(): void;
+  };
+};
+
+/** Bytes of an installed base, e.g. modelBytes('mobilenet_v2_1.0_224_quant'). */
+export function modelBytes(name: string): Uint8Array {
+  const p = path.join(MODELS_DIR, `${name}.tflite`);
+  if (!fs.existsSync(p)) throw new Error(`base missing: ${p} (copy it from ../shared/models)`);
+  return new Uint8Array(fs.readFileSync(p));
+}
+
+/** Parsed installed base. */
+export function loadModel(name: string): Model {
+  return readModel(modelBytes(name));
+}
+
+/** The colour test images under ../shared/images. */
+export const IMAGE_NAMES = ['bird.bmp', 'cat.bmp', 'dragonfly.bmp', 'grace_hopper.bmp'];
+
+/** A real image as uint8 RGB [size, size, 3]: BMP decoded with bmp-ts, cover-resized by sharp. */
+export async function imageInput(file: string, size: number): Promise<Uint8Array> {
+  // bmp-ts yields A,B,G,R bytes per pixel with A = 0 for 24-bit files; sharp would treat that as
+  // transparent, so build RGB first.
+  const bmp = decodeBmp(fs.readFileSync(shared('images', file)));
+  const n = bmp.width * bmp.height;
+  const rgb = Buffer.alloc(n * 3);
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = bmp.data[4 * i + 3];
+    rgb[3 * i + 1] = bmp.data[4 * i + 2];
+    rgb[3 * i + 2] = bmp.data[4 * i + 1];
+  }
+  const out = await sharp(rgb, { raw: { width: bmp.width, height: bmp.height, channels: 3 } })
+    .resize(size, size, { fit: 'cover' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(out);
+}
+
+/** Deterministic PRNG in [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Pseudo-random uint8 pixels [size, size, 3]. */
+export function randomInput(size: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: size * size * 3 }, () => Math.floor(r() * 256));
+}
+
+/** Test inputs: the four real images plus two pseudo-random ones. */
+export async function testInputs(size: number): Promise<Uint8Array[]> {
+  const imgs = await Promise.all(IMAGE_NAMES.map((f) => imageInput(f, size)));
+  return [...imgs, randomInput(size, 1), randomInput(size, 2)];
+}
+
+/** An open interpreter over .tflite bytes; `run` copies the input in and the output out. */
+export interface Runner {
+  run(input: Uint8Array): Uint8Array | Float32Array;
+}
+
+/** Loads .tflite bytes into the TFLite interpreter (2 threads). */
+export function openRunner(bytes: Uint8Array): Runner {
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const r = new tflite.TFLiteNodeModelRunner(ab, { threads: 2 });
+  return {
+    run(input: Uint8Array) {
+      const inBuf = r.getInputs()[0].data();
+      if (inBuf.length !== input.length) throw new Error(`input has ${input.length} values, model expects ${inBuf.length}`);
+      inBuf.set(input);
+      r.infer();
+      return r.getOutputs()[0].data().slice();
+    },
+  };
+}
+
+/** Runs bytes on every input and returns the outputs. */
+export function runAll(bytes: Uint8Array, inputs: Uint8Array[]): (Uint8Array | Float32Array)[] {
+  const r = openRunner(bytes);
+  return inputs.map((x) => r.run(x));
+}
+
+/** True when two typed arrays have the same length and the same elements. */
+export function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
+
+/** Equality of byte arrays. */
+export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+// ---- TFLite reference integer arithmetic (tensorflow/lite/kernels/internal/common.h) ----
+
+/** QuantizeMultiplier: m ≈ q·2^(shift−31), q in [2^30, 2^31). */
+export function quantizeMultiplier(m: number): { q: number; shift: number } {
+  if (m === 0) return { q: 0, shift: 0 };
+  let shift = Math.floor(Math.log2(m)) + 1;
+  let frac = m / 2 ** shift;
+  if (frac >= 1) { frac /= 2; shift++; }
+  if (frac < 0.5) { frac *= 2; shift--; }
+  let q = Math.round(frac * 2 ** 31);
+  if (q === 2 ** 31) { q /= 2; shift++; }
+  if (shift < -31) return { q: 0, shift: 0 };
+  return { q, shift };
+}
+
+function srdhm(a: bigint, b: bigint): bigint {
+  if (a === b && a === -2147483648n) return 2147483647n;
+  const ab = a * b;
+  const nudge = ab >= 0n ? 1n << 30n : 1n - (1n << 30n);
+  return (ab + nudge) / (1n << 31n);
+}
+
+function roundingDivideByPOT(x: bigint, e: number): bigint {
+  const mask = (1n << BigInt(e)) - 1n;
+  const rem = x & mask;
+  const threshold = (mask >> 1n) + (x < 0n ? 1n : 0n);
+  return (x >> BigInt(e)) + (rem > threshold ? 1n : 0n);
+}
+
+/** MultiplyByQuantizedMultiplier(x, q, shift). */
+export function multiplyByQuantizedMultiplier(x: number, q: number, shift: number): number {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  return Number(roundingDivideByPOT(srdhm(BigInt(x) * (1n << BigInt(left)), BigInt(q)), right));
+}
+
+/**
+ * uint8 FULLY_CONNECTED reference: out[u] = clamp(zpOut + M·(bias[u] + Σ (w−zpW)(x−zpX))), with
+ * M = (double)sIn·(double)sW / (double)sOut quantized by QuantizeMultiplier.
+ */
+export function referenceFcUint8(
+  x: Uint8Array, xq: { scale: number; zeroPoint: number },
+  w: Uint8Array, wq: { scale: number; zeroPoint: number },
+  bias: Int32Array, oq: { scale: number; zeroPoint: number },
+  units: number, relu: boolean,
+): Uint8Array {
+  const inDim = x.length;
+  const { q, shift } = quantizeMultiplier((xq.scale * wq.scale) / oq.scale);
+  const lo = relu ? Math.max(0, oq.zeroPoint) : 0;
+  const out = new Uint8Array(units);
+  for (let u = 0; u < units; u++) {
+    let acc = bias[u];
+    for (let i = 0; i < inDim; i++) acc += (w[u * inDim + i] - wq.zeroPoint) * (x[i] - xq.zeroPoint);
+    const v = multiplyByQuantizedMultiplier(acc, q, shift) + oq.zeroPoint;
+    out[u] = Math.min(255, Math.max(lo, v));
+  }
+  return out;
+}
