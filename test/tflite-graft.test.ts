@@ -4,7 +4,7 @@ import {
   graftHead, HeadWeights, Model, opName, PROBABILITIES_TENSOR, readModel, Tensor, TensorType, writeModel,
 } from '../src/tflite';
 import {
-  loadModel, modelBytes, openRunner, referenceFcUint8, rng, runAll, sameBytes, sameValues, testInputs,
+  loadModel, modelBytes, openRunner, referenceFcUint8, rng, runAll, sameBytes, testInputs,
 } from './tflite-util';
 
 const EXTRACTOR = 'mobilenet_v1_1.0_224_quant_embedding_extractor';
@@ -42,6 +42,18 @@ function argmax(a: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
   return best;
+}
+
+/**
+ * Interpreter uint8 FC output equals the reference exactly, except that an exact tie in the final
+ * rounding shift may go either way (TFLite's reference rounds ties away from zero, ruy's x86
+ * kernels toward +∞).
+ */
+function assertFcMatches(got: Uint8Array, ref: { out: Uint8Array; alt: Uint8Array }, what: string): void {
+  assert.equal(got.length, ref.out.length);
+  for (let k = 0; k < got.length; k++) {
+    assert.ok(got[k] === ref.out[k] || got[k] === ref.alt[k], `${what}[${k}]: interpreter ${got[k]}, reference ${ref.out[k]} (tie-up ${ref.alt[k]})`);
+  }
 }
 
 function tensorOut(m: Model, name: string): Model {
@@ -137,28 +149,26 @@ describe('tflite graft: head appended to a base', function () {
     const int32 = (ti: number) => new Int32Array(buf(ti).slice().buffer);
     inputs.forEach((_, i) => {
       const h = referenceFcUint8(embeddingsQ[i], q(t(fc0.inputs[0])), buf(fc0.inputs[1]), q(t(fc0.inputs[1])), int32(fc0.inputs[2]), q(t(fc0.outputs[0])), 16, true);
-      assert.ok(sameValues(hidden[i], h), `input ${i}: hidden layer ${hidden[i]} vs reference ${h}`);
+      assertFcMatches(hidden[i], h, `input ${i} hidden layer`);
       const l = referenceFcUint8(hidden[i], q(t(fc1.inputs[0])), buf(fc1.inputs[1]), q(t(fc1.inputs[1])), int32(fc1.inputs[2]), q(t(fc1.outputs[0])), 5, false);
-      if (!sameValues(logits[i], l)) {
-        const x = q(t(fc1.inputs[0])); const w = q(t(fc1.inputs[1])); const o = q(t(fc1.outputs[0]));
-        const bias = int32(fc1.inputs[2]); const wb = buf(fc1.inputs[1]);
-        const accs = [...Array(5).keys()].map((u) => { let a = bias[u]; for (let k = 0; k < 16; k++) a += (wb[u * 16 + k] - w.zeroPoint) * (hidden[i][k] - x.zeroPoint); return a; });
-        console.log('DEBUG', x, w, o, (x.scale * w.scale) / o.scale, accs, [...hidden[i]]);
-      }
-      assert.ok(sameValues(logits[i], l), `input ${i}: logits ${logits[i]} vs reference ${l}`);
+      assertFcMatches(logits[i], l, `input ${i} logits`);
     });
 
     // Probabilities vs the float reference: same top-1, within 2/256 + slack.
     const probs = runAll(writeModel(g), inputs);
+    let maxDiff = 0;
     probs.forEach((p, i) => {
       assert.ok(p instanceof Uint8Array);
       const want = forward(head, embeddings[i]).probs;
       assert.equal(argmax(p), argmax(want), `input ${i}: top-1`);
       for (let k = 0; k < 5; k++) {
         const diff = Math.abs(p[k] / 256 - want[k]);
-        assert.ok(diff <= 2 / 256 + 0.01, `input ${i} class ${k}: ${p[k] / 256} vs ${want[k]}`);
+        assert.ok(diff <= 2 / 256 + 1 / 512, `input ${i} class ${k}: ${p[k] / 256} vs ${want[k]}`);
+        maxDiff = Math.max(maxDiff, diff);
       }
     });
+    assert.ok(maxDiff > 0, 'quantized probabilities should not equal float ones exactly');
+    if (process.env.EDGETUNE_VERBOSE) console.log(`max |p_uint8 - p_float| = ${maxDiff} (${(maxDiff * 256).toFixed(2)}/256)`);
   });
 
   it('(c) grafting onto the _edgetpu extractor = the custom op unchanged + the same head ops', () => {
@@ -176,10 +186,10 @@ describe('tflite graft: head appended to a base', function () {
     const tpuEmb = embeddingInfo(tpuBase);
     assert.deepEqual([tpuEmb.scale, tpuEmb.zeroPoint, tpuEmb.shape], [cpuEmb.scale, cpuEmb.zeroPoint, cpuEmb.shape]);
     // Head ops: identical names, options, tensors (by content) and weight bytes.
-    const headOps = (m: Model) => m.subgraphs[0].operators.filter((o) => opName(m, o) !== EDGETPU_CUSTOM_OP && m.subgraphs[0].operators.indexOf(o) >= m.subgraphs[0].operators.length - 4);
-    const th = headOps(tpu);
-    const ch = headOps(cpu);
+    const th = tsg.operators.slice(1);
+    const ch = csg.operators.slice(28);
     assert.equal(tsg.operators.length, 1 + 4);
+    assert.equal(ch.length, 4);
     assert.deepEqual(th.map((o) => opName(tpu, o)), ch.map((o) => opName(cpu, o)));
     const describe = (m: Model, o: typeof th[0]) => ({
       options: o.builtinOptions,

@@ -11,7 +11,6 @@ import { readModel } from '../src/tflite';
 import type { Model } from '../src/tflite';
 
 // tfjs-tflite-node ships no usable types for the runner used here.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const tflite = require('tfjs-tflite-node') as {
   TFLiteNodeModelRunner: new (model: ArrayBuffer, opts: { threads: number }) => {
     getInputs(): { data(): Uint8Array | Float32Array }[];
@@ -146,32 +145,42 @@ function roundingDivideByPOT(x: bigint, e: number): bigint {
   return (x >> BigInt(e)) + (rem > threshold ? 1n : 0n);
 }
 
-/** MultiplyByQuantizedMultiplier(x, q, shift). */
-export function multiplyByQuantizedMultiplier(x: number, q: number, shift: number): number {
+/**
+ * MultiplyByQuantizedMultiplier(x, q, shift) as in TFLite's reference kernels (ties of the final
+ * rounding shift go away from zero). `tieUp` is the result when that tie goes toward +∞ instead,
+ * as ruy's x86 SIMD kernels do; the two differ only on exact ties.
+ */
+export function multiplyByQuantizedMultiplier(x: number, q: number, shift: number): { value: number; tieUp: number } {
   const left = shift > 0 ? shift : 0;
   const right = shift > 0 ? 0 : -shift;
-  return Number(roundingDivideByPOT(srdhm(BigInt(x) * (1n << BigInt(left)), BigInt(q)), right));
+  const high = srdhm(BigInt(x) * (1n << BigInt(left)), BigInt(q));
+  const value = Number(roundingDivideByPOT(high, right));
+  const tieUp = right === 0 ? value : Number((high + (1n << BigInt(right - 1))) >> BigInt(right));
+  return { value, tieUp };
 }
 
 /**
  * uint8 FULLY_CONNECTED reference: out[u] = clamp(zpOut + M·(bias[u] + Σ (w−zpW)(x−zpX))), with
- * M = (double)sIn·(double)sW / (double)sOut quantized by QuantizeMultiplier.
+ * M = (double)sIn·(double)sW / (double)sOut quantized by QuantizeMultiplier. `alt` holds the
+ * result with ties rounded toward +∞ (equal to `out` except on exact ties).
  */
 export function referenceFcUint8(
   x: Uint8Array, xq: { scale: number; zeroPoint: number },
   w: Uint8Array, wq: { scale: number; zeroPoint: number },
   bias: Int32Array, oq: { scale: number; zeroPoint: number },
   units: number, relu: boolean,
-): Uint8Array {
+): { out: Uint8Array; alt: Uint8Array } {
   const inDim = x.length;
   const { q, shift } = quantizeMultiplier((xq.scale * wq.scale) / oq.scale);
   const lo = relu ? Math.max(0, oq.zeroPoint) : 0;
   const out = new Uint8Array(units);
+  const alt = new Uint8Array(units);
   for (let u = 0; u < units; u++) {
     let acc = bias[u];
     for (let i = 0; i < inDim; i++) acc += (w[u * inDim + i] - wq.zeroPoint) * (x[i] - xq.zeroPoint);
-    const v = multiplyByQuantizedMultiplier(acc, q, shift) + oq.zeroPoint;
-    out[u] = Math.min(255, Math.max(lo, v));
+    const m = multiplyByQuantizedMultiplier(acc, q, shift);
+    out[u] = Math.min(255, Math.max(lo, m.value + oq.zeroPoint));
+    alt[u] = Math.min(255, Math.max(lo, m.tieUp + oq.zeroPoint));
   }
-  return out;
+  return { out, alt };
 }

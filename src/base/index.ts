@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { resolveBase, type BaseSpec } from '../models';
 import { readModel, writeModel, cutAtEmbedding, embeddingInfo, type Model } from '../tflite';
 import { openModel, type Session } from '../runtime';
-import { preprocess } from '../image';
+import { preprocess, type Fit } from '../image';
 import { augment, makeRng, type AugmentParams } from '../augment';
 import type { Sample } from '../dataset';
 
@@ -62,6 +62,8 @@ export interface EmbedOptions {
   views: number;
   augment: AugmentParams;
   seed: number;
+  /** How non-square photos become the square input (default 'crop'); the same at predict time. */
+  fit?: Fit;
   /** Called after each image (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -94,7 +96,7 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
   const LOOKAHEAD = 4;
   const pending: Promise<Uint8Array | Error>[] = [];
   const start = (i: number) => {
-    pending[i] = preprocess(samples[i].path, inputSize).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    pending[i] = preprocess(samples[i].path, inputSize, opts.fit).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   };
   for (let i = 0; i < Math.min(LOOKAHEAD, samples.length); i++) start(i);
   for (let i = 0; i < samples.length; i++) {

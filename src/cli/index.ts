@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import {
   fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep, DEFAULT_HEAD,
-  formatReport, formatConfusion, confusionMatrixSvg, writePlot, parsePreset, type TrainOptions,
+  formatReport, formatConfusion, confusionMatrixSvg, writePlot, parsePreset, parseFit, type TrainOptions,
 } from '../index';
 import { terminalReporter } from './terminal';
 
@@ -37,6 +37,9 @@ function widths(v: string): number[] {
 }
 function list<T>(parse: (s: string) => T) {
   return (v: string): T[] => v.split(',').map((s) => parse(s.trim()));
+}
+function fit(v: string) {
+  try { return parseFit(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
 }
 function preset(v: string) {
   try { return parsePreset(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
@@ -115,6 +118,7 @@ export function buildCli(): Command {
     .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
     .addOption(new Option('--preset <name>', 'augmentation preset: objects (flips), digits (never flips), none').argParser(preset).default('objects'))
     .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
+    .addOption(new Option('--fit <mode>', 'non-square photos: crop (centre), squash (stretch), pad (grey bars); default: squash for --preset digits, else crop').argParser(fit))
     .option('--seed <n>', 'seed of the split, augmentation and head', int('--seed', 0), 1)
     .option('--float', 'export a float head behind a DEQUANTIZE instead of a quantized one')
     .option('--edgetpu', 'require model_edgetpu.tflite (default: written when the base has a compiled extractor)')
@@ -125,7 +129,7 @@ export function buildCli(): Command {
   trainCmd.action(async (dataset, o) => {
     if (o.classWeights !== 'none' && o.classWeights !== 'balanced') throw new Error(`--class-weights must be 'balanced' or 'none' (got '${o.classWeights}')`);
     const opts: Partial<TrainOptions> & { modelsDir: string } = {
-      modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, augViews: o.augViews, seed: o.seed,
+      modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, fit: o.fit, augViews: o.augViews, seed: o.seed,
       float: !!o.float, edgetpu: o.edgetpu ?? 'auto', threads: o.threads, backend: o.backend,
       reporter: terminalReporter(!!o.json),
       head: { hidden: o.hidden, dropout: o.dropout, lr: o.lr, batch: o.batch, epochs: o.epochs, patience: o.patience, classWeights: o.classWeights, seed: o.seed },
@@ -154,11 +158,12 @@ export function buildCli(): Command {
     .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, BMP)')
     .option('--model <path>', 'model folder from edgetune train, or a .tflite file')
     .option('--top <k>', 'classes per image (top-k)', int('--top', 1), 5)
+    .addOption(new Option('--fit <mode>', 'override the fit stored with the model (crop, squash, pad)').argParser(fit))
     .addOption(new Option('--device <d>', 'where to run').choices(['auto', 'cpu', 'edgetpu']).default('auto'))
     .option('--threads <n>', 'interpreter threads', int('--threads', 1))
     .option('--json', 'one record per image: {file, predictions: [{label, score}], ms}')
     .action(async (images: string[], o) => {
-      const res = await predict(images, { model: o.model, modelsDir: modelsDir(), top: o.top, threads: o.threads, device: o.device });
+      const res = await predict(images, { model: o.model, modelsDir: modelsDir(), top: o.top, threads: o.threads, device: o.device, fit: o.fit });
       print(!!o.json, res, () => res.map((r) => r.error
         ? `${r.file}: error: ${r.error}`
         : `${r.file} (${r.ms.toFixed(1)} ms)\n` + r.predictions.map((p) => `  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`).join('\n')).join('\n'));
@@ -191,13 +196,14 @@ export function buildCli(): Command {
     .option('--base <name>', 'pretrained base', 'mobilenet_v1_1.0_224')
     .addOption(new Option('--preset <name>', 'augmentation preset').argParser(preset).default('objects'))
     .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
+    .addOption(new Option('--fit <mode>', 'crop, squash or pad (default: the preset\'s)').argParser(fit))
     .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
     .option('--seed <n>', 'seed', int('--seed', 0), 1)
     .option('--json', 'machine-readable output')
     .action(async (dataset, o) => {
       const rep = terminalReporter(!!o.json);
       const rows = await sweep(dataset, { epochs: o.epochs, hidden: o.hidden, dropout: o.dropout }, {
-        modelsDir: modelsDir(), base: o.base, preset: o.preset, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
+        modelsDir: modelsDir(), base: o.base, preset: o.preset, fit: o.fit, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
       }, (r, i, n) => rep.info(`[${i + 1}/${n}] hidden ${r.hidden.join('x') || 'none'} dropout ${r.dropout} epochs ${r.epochs}: val_accuracy ${(r.val_accuracy * 100).toFixed(1)}%`));
       print(!!o.json, rows, () => {
         const t = new Table({ head: ['rank', 'hidden', 'dropout', 'epochs', 'best epoch', 'val_accuracy', 'val_loss', 'seconds'] });

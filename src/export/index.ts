@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model } from '../tflite';
 import { openModel } from '../runtime';
-import { preprocess } from '../image';
+import { preprocess, type Fit } from '../image';
 
 /**
  * Grafts a trained head onto a base graph and serialises the result.
@@ -53,17 +53,18 @@ export interface Verification {
  * Runs an exported `.tflite` on images through the same preprocessing as training and compares
  * its top-1 with the trained head's predictions for the same images.
  * @param headTop1 the head's top-1 class per image; `labels` the true class per image.
+ * @param fit the fit the model was trained with (metadata.json options.fit).
  * @throws Error when an image cannot be read (these images already decoded during training).
  */
 export async function verifyExport(
-  modelBytes: Uint8Array, images: string[], headTop1: number[], labels: number[], threads?: number,
+  modelBytes: Uint8Array, images: string[], headTop1: number[], labels: number[], threads?: number, fit: Fit = 'crop',
 ): Promise<Verification> {
   const s = openModel(modelBytes, { threads, device: 'cpu' });
   try {
     const size = s.input.shape[1];
     let agree = 0, correct = 0, ms = 0;
     for (let i = 0; i < images.length; i++) {
-      const px = await preprocess(images[i], size);
+      const px = await preprocess(images[i], size, fit);
       s.inputBuffer.set(px);
       const t0 = performance.now();
       const p = s.run();
@@ -80,6 +81,20 @@ export async function verifyExport(
   }
 }
 
+/**
+ * Checks that `dir` may receive a model folder: absent, empty, or an earlier EdgeTune model (has
+ * metadata.json). Called before training so that a wrong --out fails in milliseconds, not after it.
+ * @throws Error naming the folder otherwise.
+ */
+export function checkModelFolder(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`output ${dir} is a file, not a folder: choose another --out`);
+  const entries = fs.readdirSync(dir);
+  if (entries.length && !entries.includes('metadata.json')) {
+    throw new Error(`output folder ${dir} exists and is not an EdgeTune model folder (no metadata.json): choose another --out`);
+  }
+}
+
 /** Contents of one file of a model folder. */
 export type FileContents = string | Uint8Array;
 
@@ -93,12 +108,7 @@ export type FileContents = string | Uint8Array;
  */
 export function writeModelFolder(dir: string, files: Record<string, FileContents>): void {
   const abs = path.resolve(dir);
-  if (fs.existsSync(abs)) {
-    const entries = fs.readdirSync(abs);
-    if (entries.length && !entries.includes('metadata.json')) {
-      throw new Error(`output folder ${dir} exists and is not an EdgeTune model folder (no metadata.json): choose another --out`);
-    }
-  }
+  checkModelFolder(dir);
   const parent = path.dirname(abs);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));

@@ -7,5 +7,5 @@ export { detectFormat, hexPrefix, unknownFormatReason, SNIFF_BYTES, SUPPORTED_FO
 export type { ImageFormat } from './format';
 export { loadImage } from './load';
 export { decodeBmp } from './bmp';
-export { toInput, preprocess, centreCropBox, RESIZE_KERNEL } from './input';
-export type { CropBox } from './input';
+export { toInput, preprocess, centreCropBox, parseFit, FITS, RESIZE_KERNEL } from './input';
+export type { CropBox, Fit } from './input';

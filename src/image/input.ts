@@ -1,4 +1,4 @@
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { decodeBytes, decodeError, readImageBytes, sharpInput } from './load';
 import type { RgbImage } from './types';
 
@@ -8,6 +8,29 @@ import type { RgbImage } from './types';
  * Pillow's `Image.ANTIALIAS` (= LANCZOS) in pycoral `examples/classify_image.py`.
  */
 export const RESIZE_KERNEL = 'lanczos3' as const;
+
+/**
+ * How a non-square image becomes the square input:
+ * - 'crop': centre crop to a square of the shorter side, then resize (Coral's and Teachable
+ *   Machine's choice; keeps the aspect ratio, loses the long side's ends);
+ * - 'squash': resize the whole image to size×size (keeps everything, stretches the aspect ratio:
+ *   right for tall crops such as single meter digits, whose ends a centre crop would cut off);
+ * - 'pad': resize the whole image to fit inside size×size and pad the rest with mid-grey 128
+ *   (the quantized base's zero point, i.e. input value 0.0).
+ */
+export type Fit = 'crop' | 'squash' | 'pad';
+
+/** The fits `parseFit` accepts. */
+export const FITS: readonly Fit[] = ['crop', 'squash', 'pad'];
+
+/** Parses a --fit value. @throws Error listing the valid fits. */
+export function parseFit(s: string): Fit {
+  if ((FITS as readonly string[]).includes(s)) return s as Fit;
+  throw new Error(`unknown fit '${s}': use one of ${FITS.join(', ')}`);
+}
+
+/** Padding colour of the 'pad' fit: 128 = zero point of the bases' uint8 input (scale 1/128). */
+const PAD = { r: 128, g: 128, b: 128 };
 
 /** A crop rectangle in pixels. */
 export interface CropBox {
@@ -41,32 +64,42 @@ function asUint8(buf: Buffer): Uint8Array {
 }
 
 /**
- * Turn a decoded image into a base's input: centre crop to a square (`centreCropBox`), then
- * resize to size×size with `RESIZE_KERNEL` (lanczos3) in sharp.
+ * Applies the fit's geometry to a sharp pipeline of a width×height image: the part shared by the
+ * one-pass and the two-step path, so both give the same bytes.
+ */
+function fitTo(pipeline: Sharp, width: number, height: number, size: number, fit: Fit): Sharp {
+  if (fit === 'crop') return pipeline.extract(centreCropBox(width, height)).resize(size, size, { kernel: RESIZE_KERNEL });
+  // A full-frame extract keeps sharp from shrink-on-load (which would change the resampling).
+  const whole = pipeline.extract({ left: 0, top: 0, width, height });
+  if (fit === 'squash') return whole.resize(size, size, { kernel: RESIZE_KERNEL, fit: 'fill' });
+  return whole.resize(size, size, { kernel: RESIZE_KERNEL, fit: 'contain', background: PAD }).removeAlpha();
+}
+
+/**
+ * Turn a decoded image into a base's input: by default centre crop to a square (`centreCropBox`),
+ * then resize to size×size with `RESIZE_KERNEL` (lanczos3) in sharp; see `Fit` for the others.
  *
  * @param img `RgbImage` HWC uint8, 3 channels.
  * @param size output side in pixels (e.g. 224 for MobileNet).
+ * @param fit how a non-square image is made square (default 'crop').
  * @returns Uint8Array of length size*size*3: HWC, RGB, uint8 0..255 (no normalisation; the
  *   quantized base's input scale/zero-point do that).
  * @throws Error when `img.data.length !== width*height*3` or size is not an integer in 1..4096.
  */
-export async function toInput(img: RgbImage, size: number): Promise<Uint8Array> {
+export async function toInput(img: RgbImage, size: number, fit: Fit = 'crop'): Promise<Uint8Array> {
   checkSize(size);
   const { width, height, data } = img;
   if (data.length !== width * height * 3) {
     throw new Error(`toInput: image data has ${data.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
   }
-  const box = centreCropBox(width, height);
-  const out = await sharp(data, { raw: { width, height, channels: 3 } })
-    .extract(box)
-    .resize(size, size, { kernel: RESIZE_KERNEL })
+  const out = await fitTo(sharp(data, { raw: { width, height, channels: 3 } }), width, height, size, fit)
     .raw({ depth: 'uchar' })
     .toBuffer();
   return asUint8(out);
 }
 
 /**
- * Load + centre crop + resize: the one preprocessing path for training, export verification and
+ * Load + fit (centre crop by default) + resize: the one preprocessing path for training, export verification and
  * prediction. Output is byte-identical to `toInput(await loadImage(path), size)` (tested).
  *
  * For 8-bit JPEG/PNG without alpha it runs decode → EXIF orient → crop → resize as one sharp
@@ -77,10 +110,11 @@ export async function toInput(img: RgbImage, size: number): Promise<Uint8Array> 
  *
  * @param pathOrBytes a file path or the whole file's bytes.
  * @param size output side in pixels.
+ * @param fit how a non-square image is made square (default 'crop'; see `Fit`).
  * @returns Uint8Array [size*size*3], HWC RGB uint8.
  * @throws Error "cannot read image X: reason" (see `loadImage`) or for an invalid size.
  */
-export async function preprocess(pathOrBytes: string | Uint8Array, size: number): Promise<Uint8Array> {
+export async function preprocess(pathOrBytes: string | Uint8Array, size: number, fit: Fit = 'crop'): Promise<Uint8Array> {
   checkSize(size);
   const { bytes, format, source } = await readImageBytes(pathOrBytes);
   if (format === 'jpeg' || format === 'png') {
@@ -94,10 +128,7 @@ export async function preprocess(pathOrBytes: string | Uint8Array, size: number)
       const w = meta.autoOrient?.width ?? meta.width;
       const h = meta.autoOrient?.height ?? meta.height;
       try {
-        const out = await sharpInput(bytes)
-          .autoOrient()
-          .extract(centreCropBox(w, h))
-          .resize(size, size, { kernel: RESIZE_KERNEL })
+        const out = await fitTo(sharpInput(bytes).autoOrient(), w, h, size, fit)
           .toColourspace('srgb')
           .raw({ depth: 'uchar' })
           .toBuffer({ resolveWithObject: true });
@@ -108,5 +139,5 @@ export async function preprocess(pathOrBytes: string | Uint8Array, size: number)
       }
     }
   }
-  return toInput(await decodeBytes(bytes, format, source), size);
+  return toInput(await decodeBytes(bytes, format, source), size, fit);
 }

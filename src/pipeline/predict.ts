@@ -2,13 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stockClassifier } from '../models';
 import { openModel, readLabels, topK, type Session, type DeviceChoice } from '../runtime';
-import { preprocess } from '../image';
+import { preprocess, type Fit } from '../image';
 
 /** Where a classifier's files are. */
 export interface ModelFiles {
   modelPath: string;
   /** One label per output index; generated names ("class 0", …) when the model has no labels file. */
   labels: string[];
+  /** The fit the model was trained with (its metadata.json), else 'crop'. */
+  fit: Fit;
 }
 
 /**
@@ -17,24 +19,27 @@ export interface ModelFiles {
  *   embedded default.
  * - a model folder from `edgetune train`: its model.tflite (model_edgetpu.tflite with
  *   `device: 'edgetpu'`) and labels.txt.
- * - a `.tflite` file: labels from a labels.txt beside it, if any.
+ * - a `.tflite` file: labels (and the fit, from metadata.json) from the files beside it, if any.
  * @throws Error naming the path when it does not exist or holds no model.
  */
 export function resolveModel(model: string | undefined, modelsDir: string, device: DeviceChoice = 'auto'): ModelFiles {
   if (model === undefined) {
     const s = stockClassifier(modelsDir);
-    return { modelPath: s.modelPath, labels: readLabels(s.labelsPath) };
+    return { modelPath: s.modelPath, labels: readLabels(s.labelsPath), fit: 'crop' };
   }
   if (!fs.existsSync(model)) throw new Error(`model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
   let modelPath = model;
-  let labelsPath = path.join(path.dirname(model), 'labels.txt');
+  let folder = path.dirname(model);
   if (fs.statSync(model).isDirectory()) {
     const tpu = path.join(model, 'model_edgetpu.tflite');
     modelPath = device === 'edgetpu' && fs.existsSync(tpu) ? tpu : path.join(model, 'model.tflite');
-    labelsPath = path.join(model, 'labels.txt');
+    folder = model;
     if (!fs.existsSync(modelPath)) throw new Error(`model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
-  return { modelPath, labels: fs.existsSync(labelsPath) ? readLabels(labelsPath) : [] };
+  const labelsPath = path.join(folder, 'labels.txt');
+  const metaPath = path.join(folder, 'metadata.json');
+  const fit: Fit = fs.existsSync(metaPath) ? JSON.parse(fs.readFileSync(metaPath, 'utf8')).options?.fit ?? 'crop' : 'crop';
+  return { modelPath, labels: fs.existsSync(labelsPath) ? readLabels(labelsPath) : [], fit };
 }
 
 /** One image's result; `error` instead of predictions when the image could not be read. */
@@ -51,6 +56,7 @@ export interface ImagePrediction {
 export interface Predictor {
   session: Session;
   labels: string[];
+  fit: Fit;
   predict(file: string, top: number): Promise<ImagePrediction>;
   close(): void;
 }
@@ -60,8 +66,9 @@ export interface Predictor {
  * @throws Error when the model cannot be found or opened (e.g. an `_edgetpu` model without the
  *   Edge TPU runtime), or its labels do not match its output size.
  */
-export function openPredictor(opts: { model?: string; modelsDir: string; threads?: number; device?: DeviceChoice }): Predictor {
+export function openPredictor(opts: { model?: string; modelsDir: string; threads?: number; device?: DeviceChoice; fit?: Fit }): Predictor {
   const files = resolveModel(opts.model, opts.modelsDir, opts.device);
+  const fit = opts.fit ?? files.fit;
   const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
   const classes = session.output.shape[session.output.shape.length - 1];
   let labels = files.labels;
@@ -74,10 +81,11 @@ export function openPredictor(opts: { model?: string; modelsDir: string; threads
   return {
     session,
     labels,
+    fit,
     async predict(file: string, top: number): Promise<ImagePrediction> {
       let px: Uint8Array;
       try {
-        px = await preprocess(file, size);
+        px = await preprocess(file, size, fit);
       } catch (e) {
         return { file, predictions: [], ms: 0, error: (e as Error).message };
       }
@@ -98,7 +106,7 @@ export function openPredictor(opts: { model?: string; modelsDir: string; threads
  * @returns one record per file, in order; unreadable files carry `error`.
  */
 export async function predict(
-  files: string[], opts: { model?: string; modelsDir: string; top?: number; threads?: number; device?: DeviceChoice },
+  files: string[], opts: { model?: string; modelsDir: string; top?: number; threads?: number; device?: DeviceChoice; fit?: Fit },
 ): Promise<ImagePrediction[]> {
   const p = openPredictor(opts);
   try {

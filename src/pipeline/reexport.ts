@@ -46,10 +46,11 @@ export async function reexport(
     if (fs.existsSync(meta.dataset.root)) {
       const ds = scanDataset(meta.dataset.root);
       const val = stratifiedSplit(ds.samples, meta.options.valSplit, meta.options.seed).val;
-      const e = await embedSamples(base, val, { views: 0, augment: presetParams('none'), seed: 0 });
+      const fit = meta.options.fit ?? 'crop';
+      const e = await embedSamples(base, val, { views: 0, augment: presetParams('none'), seed: 0, fit });
       const top1 = argmaxRows(predictHead(model, e.clean, e.kept.length, e.dim), headMeta.labels.length);
       const truth = e.kept.map((s) => headMeta.labels.indexOf(s.label));
-      verification = await verifyExport(bytes, e.kept.map((s) => s.path), top1, truth, opts.threads);
+      verification = await verifyExport(bytes, e.kept.map((s) => s.path), top1, truth, opts.threads, fit);
       r.info(`export check on ${verification.n} validation images: agreement ${(verification.agreement * 100).toFixed(1)}%, accuracy ${(verification.accuracy * 100).toFixed(1)}%`);
       if (verification.agreement < MIN_AGREEMENT) {
         throw new Error(`export check failed: agreement ${(verification.agreement * 100).toFixed(1)}% < ${MIN_AGREEMENT * 100}%; the previous model files are untouched`);

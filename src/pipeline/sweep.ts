@@ -1,5 +1,5 @@
 import { initBackend, trainHead, type HeadSpec } from '../head';
-import { defaultTrainOptions, prepareEmbeddings, type TrainOptions } from './train';
+import { resolveOptions, prepareEmbeddings, type TrainOptions } from './train';
 
 /** The hyperparameter grid of a sweep: every combination is trained. */
 export interface SweepGrid {
@@ -32,7 +32,7 @@ export async function sweep(
   onRow?: (row: SweepRow, index: number, total: number) => void,
 ): Promise<SweepRow[]> {
   for (const [k, v] of Object.entries(grid)) if (!v.length) throw new Error(`sweep --${k} is empty: give at least one value`);
-  const o: TrainOptions = { ...defaultTrainOptions(options.modelsDir), ...options };
+  const o: TrainOptions = resolveOptions(options);
   const p = await prepareEmbeddings(datasetDir, o);
   p.base.session.close();
   await initBackend(o.backend);

@@ -1,14 +1,15 @@
 import * as path from 'node:path';
 import { scanDataset, stratifiedSplit, type Dataset, type Sample } from '../dataset';
 import { presetParams, type Preset } from '../augment';
+import type { Fit } from '../image';
 import { openBase, embedSamples, type Base, type EmbeddedSamples } from '../base';
-import { DEFAULT_BASE } from '../models';
+import { DEFAULT_BASE, resolveBase } from '../models';
 import {
   initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead, DEFAULT_HEAD,
   type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName,
 } from '../head';
 import type { HeadWeights } from '../tflite';
-import { exportTflite, exportEdgeTpu, verifyExport, writeModelFolder, type Verification, type FileContents } from '../export';
+import { exportTflite, exportEdgeTpu, verifyExport, writeModelFolder, checkModelFolder, type Verification, type FileContents } from '../export';
 import { historyCurvesSvg, svgToPng } from '../eval';
 import { silentReporter, type Reporter } from './report';
 
@@ -26,6 +27,8 @@ export interface TrainOptions {
   valSplit: number;
   /** Augmentation preset: 'objects' (flips), 'digits' (no flips), 'none'. */
   preset: Preset;
+  /** How non-square photos become square; default: the preset's (`defaultFit`). Kept in metadata.json for prediction. */
+  fit: Fit;
   /** Augmented views embedded per training image (0 = no augmentation). */
   augViews: number;
   /** Seed of the split, the augmentation and the head. */
@@ -43,9 +46,24 @@ export interface TrainOptions {
 /** Defaults, measured on ../shared/datasets (README, "Training defaults"). */
 export function defaultTrainOptions(modelsDir: string): TrainOptions {
   return {
-    base: DEFAULT_BASE, modelsDir, head: { ...DEFAULT_HEAD }, valSplit: 0.2, preset: 'objects',
+    base: DEFAULT_BASE, modelsDir, head: { ...DEFAULT_HEAD }, valSplit: 0.2, preset: 'objects', fit: 'crop',
     augViews: 2, seed: 1, float: false, edgetpu: 'auto', backend: 'auto', reporter: silentReporter,
   };
+}
+
+/**
+ * The fit a preset implies when --fit is not given: 'squash' for digits (tall single-digit crops
+ * lose their top and bottom to a centre crop), 'crop' otherwise.
+ */
+export function defaultFit(preset: Preset): Fit {
+  return preset === 'digits' ? 'squash' : 'crop';
+}
+
+/** Options with defaults filled in; the fit follows the preset unless given. */
+export function resolveOptions(options: Partial<TrainOptions> & { modelsDir: string }): TrainOptions {
+  const d = defaultTrainOptions(options.modelsDir);
+  const preset = options.preset ?? d.preset;
+  return { ...d, ...options, preset, fit: options.fit ?? defaultFit(preset), head: { ...DEFAULT_HEAD, ...options.head } };
 }
 
 /** metadata.json of a model folder. */
@@ -86,7 +104,8 @@ interface Embedded {
  *   images), a missing base, or an export whose top-1 agreement with the head is below 98%.
  */
 export async function train(datasetDir: string, out: string, options: Partial<TrainOptions> & { modelsDir: string }): Promise<TrainResult> {
-  const o: TrainOptions = { ...defaultTrainOptions(options.modelsDir), ...options, head: { ...DEFAULT_HEAD, ...options.head } };
+  const o = resolveOptions(options);
+  checkModelFolder(out);
   const prepared = await prepareEmbeddings(datasetDir, o);
   try {
     return await trainPrepared(prepared, datasetDir, out, o);
@@ -177,6 +196,7 @@ export interface Prepared {
  */
 export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Promise<Prepared> {
   const r = o.reporter;
+  resolveBase(o.base, o.modelsDir); // fail fast on a missing base, before scanning the dataset
   const ds = scanDataset(datasetDir);
   const split = stratifiedSplit(ds.samples, o.valSplit, o.seed);
   r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${split.train.length} training / ${split.val.length} validation images`);
@@ -203,8 +223,8 @@ async function embedSplit(base: Base, train: Sample[], val: Sample[], o: TrainOp
   const total = train.length + val.length;
   const bar = r.progress(`embedding (${o.augViews} augmented view${o.augViews === 1 ? '' : 's'} per training image)`, total);
   const warnSkips = (e: EmbeddedSamples) => e.skipped.forEach((s) => r.warn(`skipped ${s.path}: ${s.reason}`));
-  const t = await embedSamples(base, train, { views: o.augViews, augment: aug, seed: o.seed, onProgress: (d) => bar.update(d) });
-  const v = await embedSamples(base, val, { views: 0, augment: aug, seed: o.seed, onProgress: (d) => bar.update(train.length + d) });
+  const t = await embedSamples(base, train, { views: o.augViews, augment: aug, seed: o.seed, fit: o.fit, onProgress: (d) => bar.update(d) });
+  const v = await embedSamples(base, val, { views: 0, augment: aug, seed: o.seed, fit: o.fit, onProgress: (d) => bar.update(train.length + d) });
   bar.stop();
   warnSkips(t);
   warnSkips(v);
@@ -242,7 +262,7 @@ async function exportFiles(
   base: Base, weights: HeadWeights, o: TrainOptions, val: Sample[], headTop1: number[], r: Reporter,
 ): Promise<{ model: Uint8Array; edgetpu?: Uint8Array; verification: Verification }> {
   const model = exportTflite(base.model, weights, { float: o.float });
-  const verification = await verifyExport(model, val.map((s) => s.path), headTop1, val.map((s) => s.labelIndex), o.threads);
+  const verification = await verifyExport(model, val.map((s) => s.path), headTop1, val.map((s) => s.labelIndex), o.threads, o.fit);
   r.info(`export check on ${verification.n} validation images: top-1 agreement with the head ${(verification.agreement * 100).toFixed(1)}%, accuracy ${(verification.accuracy * 100).toFixed(1)}%, ${verification.msPerImage.toFixed(1)} ms/image`);
   if (verification.agreement < MIN_AGREEMENT) {
     throw new Error(`export check failed: the exported model agrees with the trained head on only ${(verification.agreement * 100).toFixed(1)}% of validation images (need ≥ ${MIN_AGREEMENT * 100}%); try --float`);
