@@ -13,7 +13,7 @@ export * from './head';
 export * from './export';
 export * from './eval';
 export { silentReporter, type Reporter, type Progress } from './pipeline/report';
-export { train, prepareEmbeddings, trainingSet, defaultTrainOptions, resolveOptions, defaultFit, MIN_AGREEMENT, type TrainOptions, type TrainResult, type ModelMetadata, type Prepared } from './pipeline/train';
+export { train, prepareEmbeddings, trainingSet, defaultTrainOptions, resolveOptions, defaultPooling, MIN_AGREEMENT, type TrainOptions, type TrainResult, type ModelMetadata, type Prepared } from './pipeline/train';
 export { reexport, type ReexportResult } from './pipeline/reexport';
 export { predict, openPredictor, resolveModel, type ImagePrediction, type Predictor, type ModelFiles } from './pipeline/predict';
 export { evaluate, type EvalResult } from './pipeline/evaluate';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { resolveBase, type BaseSpec } from '../models';
-import { readModel, writeModel, cutAtEmbedding, embeddingInfo, type Model } from '../tflite';
+import { readModel, writeModel, cutAtEmbedding, embeddingInfo, gridPool, type Model, type Pooling } from '../tflite';
 import { openModel, type Session } from '../runtime';
 import { preprocess, type Fit } from '../image';
 import { augment, makeRng, type AugmentParams } from '../augment';
@@ -16,9 +16,10 @@ export interface Base {
   session: Session;
   /** Input side in pixels (square RGB uint8 input `[1, size, size, 3]`). */
   inputSize: number;
-  /** Embedding length D: the base output is `[1, 1, 1, D]`. */
+  /** Embedding length: D for the `[1, 1, 1, D]` global average, 4·D for the `[1, 2, 2, D]` grid. */
   dim: number;
-  /** Path of the Edge TPU-compiled embedding extractor, when Coral publishes one and it is installed. */
+  pooling: Pooling;
+  /** Path of the Edge TPU-compiled embedding extractor (global average only), when installed. */
   edgetpuPath?: string;
 }
 
@@ -28,12 +29,15 @@ export interface Base {
  * @param name base name from `listBases`, e.g. 'mobilenet_v1_1.0_224'.
  * @param modelsDir where `edgetune models fetch` installed the files.
  * @param threads interpreter threads (default: the machine's cores).
+ * @param pooling 'avg' (Keras pooling='avg': one vector) or 'grid' (a 2×2 grid of averages, see
+ *   `gridPool`: keeps where features are, for digits and other layout-dependent classes).
  * @throws Error when the base is unknown or not installed (naming the fetch command).
  */
-export function openBase(name: string, modelsDir: string, threads?: number): Base {
+export function openBase(name: string, modelsDir: string, threads?: number, pooling: Pooling = 'avg'): Base {
   const r = resolveBase(name, modelsDir);
   let model = readModel(fs.readFileSync(r.path));
   if (r.spec.kind === 'classifier') model = cutAtEmbedding(model).model;
+  if (pooling === 'grid') model = gridPool(model);
   const bytes = writeModel(model);
   const info = embeddingInfo(model);
   const session = openModel(bytes, { threads, device: 'cpu' });
@@ -41,7 +45,8 @@ export function openBase(name: string, modelsDir: string, threads?: number): Bas
     spec: r.spec, model, bytes, session,
     inputSize: session.input.shape[1],
     dim: info.dim,
-    edgetpuPath: r.spec.edgetpuGraftable ? r.edgetpuPath : undefined,
+    pooling,
+    edgetpuPath: r.spec.edgetpuGraftable && pooling === 'avg' ? r.edgetpuPath : undefined,
   };
 }
 

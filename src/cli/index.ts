@@ -45,6 +45,9 @@ function preset(v: string) {
   try { return parsePreset(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
 }
 
+/** cli-table3 without ANSI colours: output is read in logs and pipes as often as on a terminal. */
+const PLAIN = { head: [] as string[], border: [] as string[] };
+
 function print(json: boolean, data: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : text() + '\n');
 }
@@ -78,7 +81,7 @@ export function buildCli(): Command {
     .action((o) => {
       const rows = listBases(modelsDir());
       print(!!o.json, rows, () => {
-        const t = new Table({ head: ['base', 'input', 'dtype', 'embedding', 'kind', 'Edge TPU twin', 'installed'] });
+        const t = new Table({ style: PLAIN, head: ['base', 'input', 'dtype', 'embedding', 'kind', 'Edge TPU twin', 'installed'] });
         for (const b of rows) {
           t.push([
             b.name + (b.isDefault ? ' (default)' : ''), `${b.inputSize}×${b.inputSize}×3`, b.inputDtype, String(b.embeddingDim), b.kind,
@@ -118,7 +121,8 @@ export function buildCli(): Command {
     .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
     .addOption(new Option('--preset <name>', 'augmentation preset: objects (flips), digits (never flips), none').argParser(preset).default('objects'))
     .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
-    .addOption(new Option('--fit <mode>', 'non-square photos: crop (centre), squash (stretch), pad (grey bars); default: squash for --preset digits, else crop').argParser(fit))
+    .addOption(new Option('--fit <mode>', 'non-square photos: crop (centre), squash (stretch), pad (grey bars)').argParser(fit).default('crop'))
+    .addOption(new Option('--pooling <mode>', 'embedding: avg (global average, Edge TPU-ready) or grid (2×2, keeps layout); default: grid for --preset digits, else avg').choices(['avg', 'grid']))
     .option('--seed <n>', 'seed of the split, augmentation and head', int('--seed', 0), 1)
     .option('--float', 'export a float head behind a DEQUANTIZE instead of a quantized one')
     .option('--edgetpu', 'require model_edgetpu.tflite (default: written when the base has a compiled extractor)')
@@ -129,7 +133,7 @@ export function buildCli(): Command {
   trainCmd.action(async (dataset, o) => {
     if (o.classWeights !== 'none' && o.classWeights !== 'balanced') throw new Error(`--class-weights must be 'balanced' or 'none' (got '${o.classWeights}')`);
     const opts: Partial<TrainOptions> & { modelsDir: string } = {
-      modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, fit: o.fit, augViews: o.augViews, seed: o.seed,
+      modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, seed: o.seed,
       float: !!o.float, edgetpu: o.edgetpu ?? 'auto', threads: o.threads, backend: o.backend,
       reporter: terminalReporter(!!o.json),
       head: { hidden: o.hidden, dropout: o.dropout, lr: o.lr, batch: o.batch, epochs: o.epochs, patience: o.patience, classWeights: o.classWeights, seed: o.seed },
@@ -196,17 +200,18 @@ export function buildCli(): Command {
     .option('--base <name>', 'pretrained base', 'mobilenet_v1_1.0_224')
     .addOption(new Option('--preset <name>', 'augmentation preset').argParser(preset).default('objects'))
     .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
-    .addOption(new Option('--fit <mode>', 'crop, squash or pad (default: the preset\'s)').argParser(fit))
+    .addOption(new Option('--fit <mode>', 'crop, squash or pad').argParser(fit).default('crop'))
+    .addOption(new Option('--pooling <mode>', 'avg or grid (default: grid for --preset digits, else avg)').choices(['avg', 'grid']))
     .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
     .option('--seed <n>', 'seed', int('--seed', 0), 1)
     .option('--json', 'machine-readable output')
     .action(async (dataset, o) => {
       const rep = terminalReporter(!!o.json);
       const rows = await sweep(dataset, { epochs: o.epochs, hidden: o.hidden, dropout: o.dropout }, {
-        modelsDir: modelsDir(), base: o.base, preset: o.preset, fit: o.fit, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
+        modelsDir: modelsDir(), base: o.base, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
       }, (r, i, n) => rep.info(`[${i + 1}/${n}] hidden ${r.hidden.join('x') || 'none'} dropout ${r.dropout} epochs ${r.epochs}: val_accuracy ${(r.val_accuracy * 100).toFixed(1)}%`));
       print(!!o.json, rows, () => {
-        const t = new Table({ head: ['rank', 'hidden', 'dropout', 'epochs', 'best epoch', 'val_accuracy', 'val_loss', 'seconds'] });
+        const t = new Table({ style: PLAIN, head: ['rank', 'hidden', 'dropout', 'epochs', 'best epoch', 'val_accuracy', 'val_loss', 'seconds'] });
         rows.forEach((r, i) => t.push([i + 1, r.hidden.join('x') || 'none', r.dropout, r.epochs, r.bestEpoch, `${(r.val_accuracy * 100).toFixed(1)}%`, r.val_loss.toFixed(4), r.seconds.toFixed(1)]));
         return t.toString();
       });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model } from '../tflite';
+import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model, type Pooling } from '../tflite';
 import { openModel } from '../runtime';
 import { preprocess, type Fit } from '../image';
 
@@ -27,7 +27,10 @@ export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boo
  * @throws Error naming the base when Coral publishes no compiled extractor for it, or the file is
  *   not an Edge TPU-compiled graph.
  */
-export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined, head: HeadWeights): Uint8Array {
+export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined, head: HeadWeights, pooling: Pooling = 'avg'): Uint8Array {
+  if (pooling !== 'avg') {
+    throw new Error(`--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool inside its custom op, so a ${pooling} embedding cannot come from it`);
+  }
   if (!edgetpuPath) {
     throw new Error(`base ${baseName} has no Edge TPU-compiled embedding extractor (Coral compiles only the full classifier, which cannot be cut): train with --base mobilenet_v1_1.0_224 for --edgetpu`);
   }

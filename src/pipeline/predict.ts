@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stockClassifier } from '../models';
-import { openModel, readLabels, topK, type Session, type DeviceChoice } from '../runtime';
+import { openModel, readLabels, topK, probeEdgeTpu, type Session, type DeviceChoice } from '../runtime';
 import { preprocess, type Fit } from '../image';
 
 /** Where a classifier's files are. */
@@ -17,8 +17,9 @@ export interface ModelFiles {
  * Finds the model and labels to predict with.
  * - undefined: the stock ImageNet classifier (`mobilenet_v2_1.0_224` + imagenet_labels.txt), the
  *   embedded default.
- * - a model folder from `edgetune train`: its model.tflite (model_edgetpu.tflite with
- *   `device: 'edgetpu'`) and labels.txt.
+ * - a model folder from `edgetune train`: its model_edgetpu.tflite with `device: 'edgetpu'`, or
+ *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite;
+ *   and labels.txt.
  * - a `.tflite` file: labels (and the fit, from metadata.json) from the files beside it, if any.
  * @throws Error naming the path when it does not exist or holds no model.
  */
@@ -32,7 +33,9 @@ export function resolveModel(model: string | undefined, modelsDir: string, devic
   let folder = path.dirname(model);
   if (fs.statSync(model).isDirectory()) {
     const tpu = path.join(model, 'model_edgetpu.tflite');
-    modelPath = device === 'edgetpu' && fs.existsSync(tpu) ? tpu : path.join(model, 'model.tflite');
+    // 'auto' takes the Edge TPU file only when the runtime and a device are really there.
+    const useTpu = fs.existsSync(tpu) && (device === 'edgetpu' || (device === 'auto' && edgeTpuReady()));
+    modelPath = useTpu ? tpu : path.join(model, 'model.tflite');
     folder = model;
     if (!fs.existsSync(modelPath)) throw new Error(`model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
@@ -116,4 +119,9 @@ export async function predict(
   } finally {
     p.close();
   }
+}
+
+function edgeTpuReady(): boolean {
+  const p = probeEdgeTpu();
+  return p.library && p.device === true;
 }

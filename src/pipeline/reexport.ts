@@ -34,7 +34,8 @@ export async function reexport(
   const meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ModelMetadata;
   await initBackend(meta.options.backend);
   const { model, meta: headMeta } = await loadHead(path.join(dir, 'head'));
-  const base = openBase(meta.base.name, opts.modelsDir, opts.threads);
+  const pooling = meta.base.pooling ?? 'avg';
+  const base = openBase(meta.base.name, opts.modelsDir, opts.threads, pooling);
   try {
     if (base.spec.sha256 !== meta.base.sha256) {
       throw new Error(`base ${meta.base.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${meta.base.sha256}): retrain the model`);
@@ -66,7 +67,7 @@ export async function reexport(
     put('model.tflite', bytes);
     if (opts.edgetpu) {
       if (float) throw new Error('--edgetpu needs the quantized head: drop --float');
-      put('model_edgetpu.tflite', exportEdgeTpu(base.spec.name, base.edgetpuPath, weights));
+      put('model_edgetpu.tflite', exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, pooling));
       meta.files.edgetpu = 'model_edgetpu.tflite';
     }
     meta.quantized = !float;

@@ -8,7 +8,7 @@ import {
   initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead, DEFAULT_HEAD,
   type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName,
 } from '../head';
-import type { HeadWeights } from '../tflite';
+import type { HeadWeights, Pooling } from '../tflite';
 import { exportTflite, exportEdgeTpu, verifyExport, writeModelFolder, checkModelFolder, type Verification, type FileContents } from '../export';
 import { historyCurvesSvg, svgToPng } from '../eval';
 import { silentReporter, type Reporter } from './report';
@@ -27,8 +27,10 @@ export interface TrainOptions {
   valSplit: number;
   /** Augmentation preset: 'objects' (flips), 'digits' (no flips), 'none'. */
   preset: Preset;
-  /** How non-square photos become square; default: the preset's (`defaultFit`). Kept in metadata.json for prediction. */
+  /** How non-square photos become square (default 'crop'). Kept in metadata.json for prediction. */
   fit: Fit;
+  /** Embedding: 'avg' (global average, Edge TPU-ready) or 'grid' (2×2); default: the preset's (`defaultPooling`). */
+  pooling: Pooling;
   /** Augmented views embedded per training image (0 = no augmentation). */
   augViews: number;
   /** Seed of the split, the augmentation and the head. */
@@ -46,31 +48,35 @@ export interface TrainOptions {
 /** Defaults, measured on ../shared/datasets (README, "Training defaults"). */
 export function defaultTrainOptions(modelsDir: string): TrainOptions {
   return {
-    base: DEFAULT_BASE, modelsDir, head: { ...DEFAULT_HEAD }, valSplit: 0.2, preset: 'objects', fit: 'crop',
+    base: DEFAULT_BASE, modelsDir, head: { ...DEFAULT_HEAD }, valSplit: 0.2, preset: 'objects', fit: 'crop', pooling: 'avg',
     augViews: 2, seed: 1, float: false, edgetpu: 'auto', backend: 'auto', reporter: silentReporter,
   };
 }
 
 /**
- * The fit a preset implies when --fit is not given: 'squash' for digits (tall single-digit crops
- * lose their top and bottom to a centre crop), 'crop' otherwise.
+ * The pooling a preset implies when --pooling is not given: 'grid' for digits (a global average
+ * forgets where strokes are: measured on the shared digit photos, about 83% → 91% validation
+ * accuracy), 'avg' otherwise (objects are recognised anywhere in the frame, and only the global
+ * average has Coral's compiled Edge TPU extractor).
  */
-export function defaultFit(preset: Preset): Fit {
-  return preset === 'digits' ? 'squash' : 'crop';
+export function defaultPooling(preset: Preset): Pooling {
+  return preset === 'digits' ? 'grid' : 'avg';
 }
 
-/** Options with defaults filled in; the fit follows the preset unless given. */
+/** Options with defaults filled in; the pooling follows the preset unless given. */
 export function resolveOptions(options: Partial<TrainOptions> & { modelsDir: string }): TrainOptions {
   const d = defaultTrainOptions(options.modelsDir);
-  const preset = options.preset ?? d.preset;
-  return { ...d, ...options, preset, fit: options.fit ?? defaultFit(preset), head: { ...DEFAULT_HEAD, ...options.head } };
+  // An option given as undefined means "the default", as on the command line.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<TrainOptions>;
+  const preset = given.preset ?? d.preset;
+  return { ...d, ...given, modelsDir: options.modelsDir, preset, pooling: given.pooling ?? defaultPooling(preset), head: { ...DEFAULT_HEAD, ...given.head } };
 }
 
 /** metadata.json of a model folder. */
 export interface ModelMetadata {
   format: 'edgetune-model/1';
   created: string;
-  base: { name: string; file: string; sha256: string; inputSize: number; embeddingDim: number };
+  base: { name: string; file: string; sha256: string; inputSize: number; embeddingDim: number; pooling: Pooling };
   labels: string[];
   quantized: boolean;
   files: { model: string; edgetpu?: string; labels: string; head: string; history: string; curves: string[] };
@@ -141,7 +147,7 @@ async function trainPrepared(p: Prepared, datasetDir: string, out: string, o: Tr
   const metadata: ModelMetadata = {
     format: 'edgetune-model/1',
     created: new Date().toISOString(),
-    base: { name: base.spec.name, file: base.spec.file, sha256: base.spec.sha256, inputSize: base.inputSize, embeddingDim: base.dim },
+    base: { name: base.spec.name, file: base.spec.file, sha256: base.spec.sha256, inputSize: base.inputSize, embeddingDim: base.dim, pooling: base.pooling },
     labels: ds.labels,
     quantized: !o.float,
     files: {
@@ -200,8 +206,8 @@ export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Pr
   const ds = scanDataset(datasetDir);
   const split = stratifiedSplit(ds.samples, o.valSplit, o.seed);
   r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${split.train.length} training / ${split.val.length} validation images`);
-  const base = openBase(o.base, o.modelsDir, o.threads);
-  r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim}, ${base.session.threads} threads`);
+  const base = openBase(o.base, o.modelsDir, o.threads, o.pooling);
+  r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} threads`);
   const t0 = performance.now();
   try {
     const emb = await embedSplit(base, split.train, split.val, o, r);
@@ -270,7 +276,7 @@ async function exportFiles(
   let edgetpu: Uint8Array | undefined;
   if (o.edgetpu === true || (o.edgetpu === 'auto' && base.edgetpuPath && !o.float)) {
     if (o.float) throw new Error('--edgetpu needs the quantized head: drop --float');
-    edgetpu = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights);
+    edgetpu = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, o.pooling);
   }
   return { model, edgetpu, verification };
 }

@@ -103,7 +103,7 @@ function headFragment(emb: Tensor, head: HeadWeights, float: boolean): OpFragmen
     tensors.push({ ...t, buffer, isVariable: false, shapeSignature: null, hasRank: false });
     return tensors.length - 1;
   };
-  const dim = emb.shape[emb.shape.length - 1];
+  const dim = emb.shape.slice(1).reduce((a, b) => a * b, 1);
   const quantized = !float;
   let x = 0;
   let xScale = emb.quantization?.scale?.[0] ?? 0;
@@ -214,7 +214,7 @@ export function graftHead(base: Model, head: HeadWeights, opts: GraftOptions = {
   }
   const size = emb.shape.reduce((a, b) => a * b, 1);
   if (emb.shape.length < 1 || emb.shape[0] !== 1 || size !== info.dim) {
-    throw new Error(`embedding tensor '${emb.name}' has shape [${emb.shape.join(',')}]: expected [1, …, 1, D] (batch 1, one vector)`);
+    throw new Error(`embedding tensor '${emb.name}' has shape [${emb.shape.join(',')}]: expected batch 1, e.g. [1, 1, 1, D] or a [1, 2, 2, C] grid`);
   }
   checkHead(head, info.dim);
   const frag = headFragment(emb, head, float);

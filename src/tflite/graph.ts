@@ -97,7 +97,7 @@ export interface EmbeddingInfo {
   scale?: number;
   /** Per-tensor zero point, when quantized. */
   zeroPoint?: number;
-  /** Embedding length = last shape entry. */
+  /** Embedding length: the product of the non-batch dimensions (D for [1,1,1,D], 4·C for a 2×2 grid). */
   dim: number;
 }
 
@@ -114,7 +114,7 @@ export function embeddingInfo(model: Model): EmbeddingInfo {
   const index = sg.outputs[0];
   const t = sg.tensors[index];
   const q = t.quantization;
-  const info: EmbeddingInfo = { tensorIndex: index, name: t.name, shape: [...t.shape], type: t.type, dim: t.shape[t.shape.length - 1] ?? 1 };
+  const info: EmbeddingInfo = { tensorIndex: index, name: t.name, shape: [...t.shape], type: t.type, dim: t.shape.slice(1).reduce((a, b) => a * b, 1) };
   if (q?.scale?.length) {
     info.scale = q.scale[0];
     info.zeroPoint = q.zeroPoint?.[0] ?? 0;

@@ -20,3 +20,5 @@ export {
 export type { QuantParams } from './quant';
 export { graftHead, PROBABILITIES_TENSOR, SOFTMAX_OUTPUT_SCALE } from './graft';
 export type { DenseLayer, GraftOptions, HeadWeights } from './graft';
+export { gridPool } from './pool';
+export type { Pooling } from './pool';
