@@ -106,6 +106,15 @@ describe('pipeline on real data', function () {
     assert.deepEqual(fs.readFileSync(path.join(copy, 'model.tflite')), fs.readFileSync(path.join(objectsDir, 'model.tflite')));
   });
 
+  it('refuses impossible Edge TPU requests before training', async () => {
+    const ds = shared('datasets', 'objects-small');
+    const out = path.join(tmpDir(), 'never');
+    await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, pooling: 'grid' }), /--pooling avg/);
+    await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, base: 'mobilenet_v2_1.0_224' }), /no Edge TPU-compiled embedding extractor/);
+    await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, float: true }), /drop --float/);
+    assert.equal(fs.existsSync(out), false);
+  });
+
   it('refuses to replace a folder that is not an EdgeTune model', async () => {
     const dir = tmpDir();
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
@@ -118,6 +127,10 @@ describe('pipeline on real data', function () {
     const out = path.join(tmpDir(), 'digits-model');
     const r = await train(shared('datasets', 'digits-photo'), out, { modelsDir: MODELS_DIR, preset: 'digits' });
     assert.deepEqual(r.metadata.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    // The digits preset embeds a 2×2 grid of the feature map, which Coral's compiled extractor cannot give.
+    assert.equal(r.metadata.base.pooling, 'grid');
+    assert.equal(r.metadata.base.embeddingDim, 4096);
+    assert.equal(fs.existsSync(path.join(out, 'model_edgetpu.tflite')), false);
     assert.ok(r.metadata.metrics.val_accuracy >= 0.85, `val_accuracy ${r.metadata.metrics.val_accuracy}`);
     assert.ok(Math.abs(r.metadata.metrics.export.accuracy - r.metadata.metrics.val_accuracy) <= 0.01);
     assert.equal(r.metadata.options.preset, 'digits');

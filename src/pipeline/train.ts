@@ -112,6 +112,13 @@ interface Embedded {
 export async function train(datasetDir: string, out: string, options: Partial<TrainOptions> & { modelsDir: string }): Promise<TrainResult> {
   const o = resolveOptions(options);
   checkModelFolder(out);
+  if (o.edgetpu === true) {
+    // Fail before the long part: these are known from the options alone.
+    if (o.float) throw new Error('--edgetpu needs the quantized head: drop --float');
+    const spec = resolveBase(o.base, o.modelsDir).spec;
+    if (!spec.edgetpuGraftable) throw new Error(`base ${o.base} has no Edge TPU-compiled embedding extractor: use --base mobilenet_v1_1.0_224 for --edgetpu`);
+    if (o.pooling !== 'avg') throw new Error(`--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool`);
+  }
   const prepared = await prepareEmbeddings(datasetDir, o);
   try {
     return await trainPrepared(prepared, datasetDir, out, o);
