@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, type Sample } from '../src';
+import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, listBases, type Sample } from '../src';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -34,6 +34,26 @@ function ms(f: () => void, reps: number): number {
 function row(name: string, value: string, target: string, ok: boolean | undefined): void {
   const verdict = ok === undefined ? '' : ok ? 'PASS' : 'MISS';
   console.log(`${name.padEnd(52)} ${value.padEnd(30)} ${target.padEnd(12)} ${verdict}`);
+}
+
+/** Interpreter latency of every base at 1 thread and at all cores, side by side. */
+function threadScaling(): void {
+  const cores = os.availableParallelism();
+  for (const b of listBases(MODELS)) {
+    const base = openBase(b.name, MODELS, 1);
+    const wide = openModel(base.bytes, { threads: cores });
+    const px = new Uint8Array(base.inputSize * base.inputSize * 3).map((_, i) => (i * 31) & 255);
+    base.session.inputBuffer.set(px);
+    wide.inputBuffer.set(px);
+    base.session.run(); wide.run();
+    let one = 0, all = 0;
+    for (let round = 0; round < 5; round++) {
+      one += ms(() => base.session.run(), 8);
+      all += ms(() => wide.run(), 8);
+    }
+    row(`threads: ${b.name} 1 / ${cores} thread(s)`, `${(one / 5).toFixed(2)} / ${(all / 5).toFixed(2)} ms (${(all / one).toFixed(2)}×)`, '', undefined);
+    base.session.close(); wide.close();
+  }
 }
 
 async function embeddingThroughput(samples: Sample[]): Promise<void> {
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
   }
   console.log(`EdgeTune benchmark: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.arch()}, node ${process.version}, ${defaultThreads()} interpreter threads`);
   console.log(`${'measure'.padEnd(52)} ${'value'.padEnd(30)} ${'target'.padEnd(12)}`);
+  threadScaling();
   const ds = scanDataset(OBJECTS);
   const samples = ds.samples.filter((_, i) => i % 8 === 0);
   await embeddingThroughput(samples);

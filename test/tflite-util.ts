@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
-import { decode as decodeBmp } from 'bmp-ts';
 import { MODELS_DIR, shared } from './helpers';
 import { readModel } from '../src/tflite';
 import type { Model } from '../src/tflite';
+import { makeRng } from '../src/augment';
+import { preprocess } from '../src/image';
 
 // tfjs-tflite-node ships no usable types for the runner used here.
 const tflite = require('tfjs-tflite-node') as {
@@ -34,36 +34,13 @@ export function loadModel(name: string): Model {
 /** The colour test images under ../shared/images. */
 export const IMAGE_NAMES = ['bird.bmp', 'cat.bmp', 'dragonfly.bmp', 'grace_hopper.bmp'];
 
-/** A real image as uint8 RGB [size, size, 3]: BMP decoded with bmp-ts, cover-resized by sharp. */
-export async function imageInput(file: string, size: number): Promise<Uint8Array> {
-  // bmp-ts yields A,B,G,R bytes per pixel with A = 0 for 24-bit files; sharp would treat that as
-  // transparent, so build RGB first.
-  const bmp = decodeBmp(fs.readFileSync(shared('images', file)));
-  const n = bmp.width * bmp.height;
-  const rgb = Buffer.alloc(n * 3);
-  for (let i = 0; i < n; i++) {
-    rgb[3 * i] = bmp.data[4 * i + 3];
-    rgb[3 * i + 1] = bmp.data[4 * i + 2];
-    rgb[3 * i + 2] = bmp.data[4 * i + 1];
-  }
-  const out = await sharp(rgb, { raw: { width: bmp.width, height: bmp.height, channels: 3 } })
-    .resize(size, size, { fit: 'cover' })
-    .raw()
-    .toBuffer();
-  return new Uint8Array(out);
+/** A real image as uint8 RGB [size, size, 3], through the product's one preprocessing path. */
+export function imageInput(file: string, size: number): Promise<Uint8Array> {
+  return preprocess(shared('images', file), size);
 }
 
-/** Deterministic PRNG in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG in [0, 1): the project's own (mulberry32). */
+export const rng = makeRng;
 
 /** Pseudo-random uint8 pixels [size, size, 3]. */
 export function randomInput(size: number, seed: number): Uint8Array {
