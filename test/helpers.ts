@@ -20,7 +20,12 @@ export function shared(...parts: string[]): string {
   return p;
 }
 
-/** A fresh temporary directory for one test. */
+/** Temporary directories made by `tmpDir`; the global teardown (fixtures.ts) removes them. */
+export const TMP_DIRS: string[] = [];
+
+/** A fresh temporary directory for one test, removed after the run. */
 export function tmpDir(prefix = 'edgetune-test-'): string {
-  return fs.mkdtempSync(path.join(require('node:os').tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(require('node:os').tmpdir(), prefix));
+  TMP_DIRS.push(d);
+  return d;
 }

@@ -58,7 +58,8 @@ export function buildCli(): Command {
     .description('On-device image learning: pretrained MobileNet without its top → augmented head training → quantized TFLite for the Coral Edge TPU.')
     .version(require(path.join(PACKAGE_ROOT, 'package.json')).version)
     .option('--models-dir <dir>', 'where the pretrained bases are installed (env EDGETUNE_MODELS)', DEFAULT_MODELS)
-    .showHelpAfterError('(run with --help for usage)');
+    // Usage errors look like every other error: one `edgetune: …` line (subcommands inherit this).
+    .configureOutput({ outputError: (str, write) => write(`edgetune: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   const modelsDir = (): string => program.opts().modelsDir;
 
   const models = program.command('models').description('install and list the pinned pretrained bases');
@@ -86,7 +87,7 @@ export function buildCli(): Command {
           t.push([
             b.name + (b.isDefault ? ' (default)' : ''), `${b.inputSize}×${b.inputSize}×3`, b.inputDtype, String(b.embeddingDim), b.kind,
             b.edgetpuFile ? (b.edgetpuGraftable ? 'extractor (takes a head)' : 'full classifier only') : 'none',
-            b.installed ? (b.edgetpuFile ? (b.edgetpuInstalled ? 'yes (+ Edge TPU)' : 'yes (CPU only)') : 'yes') : 'no',
+            b.installed ? (b.edgetpuGraftable ? (b.edgetpuInstalled ? 'yes (+ Edge TPU extractor)' : 'yes (CPU only)') : 'yes') : 'no',
           ]);
         }
         return t.toString();
@@ -168,9 +169,9 @@ export function buildCli(): Command {
     .option('--json', 'one record per image: {file, predictions: [{label, score}], ms}')
     .action(async (images: string[], o) => {
       const res = await predict(images, { model: o.model, modelsDir: modelsDir(), top: o.top, threads: o.threads, device: o.device, fit: o.fit });
-      print(!!o.json, res, () => res.map((r) => r.error
-        ? `${r.file}: error: ${r.error}`
-        : `${r.file} (${r.ms.toFixed(1)} ms)\n` + r.predictions.map((p) => `  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`).join('\n')).join('\n'));
+      // Unreadable images are reported once, on stderr, after the others' results.
+      print(!!o.json, res, () => res.filter((r) => !r.error).map((r) =>
+        `${r.file} (${r.ms.toFixed(1)} ms)\n` + r.predictions.map((p) => `  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`).join('\n')).join('\n'));
       if (res.some((r) => r.error)) {
         for (const r of res) if (r.error) process.stderr.write(`edgetune: ${r.error}\n`);
         process.exitCode = 1;

@@ -126,6 +126,10 @@ async function writeNewFile(dir: string, name: string, bytes: Uint8Array): Promi
 export async function importImages(src: string, datasetDir: string, opts: ImportOptions = {}): Promise<ImportResult> {
   if (!fs.existsSync(src)) throw new Error(`import source ${src} does not exist`);
   if (!(await isDir(src))) throw new Error(`import source ${src} is not a folder; put the images in a folder`);
+  const [s, d] = [path.resolve(src), path.resolve(datasetDir)];
+  if (d === s || d.startsWith(s + path.sep)) {
+    throw new Error(`dataset ${datasetDir} is inside the import source ${src}: the copies would be imported again; choose a dataset folder outside it`);
+  }
   const skipped: SkippedFile[] = [];
   const plan: { file: string; label: string }[] = [];
   if (opts.label !== undefined) {

@@ -15,7 +15,15 @@ export interface Dataset {
   root: string;
   labels: string[];
   samples: Sample[];
+  /**
+   * Files named like photos (.jpg, .png, …) whose content is not an image the product reads: left
+   * out, and reported so the user can see why a photo is missing (other files are ignored quietly).
+   */
+  ignored: { path: string; reason: string }[];
 }
+
+/** Extensions that say "photo": such a file that does not sniff as an image is worth a warning. */
+const PHOTO_NAME = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
 
 /** Deterministic, locale-independent order (UTF-16 code units), same on every machine. */
 export function compareNames(a: string, b: string): number {
@@ -110,14 +118,22 @@ export function scanDataset(dir: string): Dataset {
     );
   }
   const samples: Sample[] = [];
+  const ignored: { path: string; reason: string }[] = [];
   const tooSmall: string[] = [];
   labels.forEach((label, labelIndex) => {
-    const files = listImageFiles(path.join(root, label));
+    const folder = path.join(root, label);
+    const files = listImageFiles(folder);
+    const found = new Set(files);
+    for (const name of fs.readdirSync(folder).sort(compareNames)) {
+      if (!found.has(name) && !isHidden(name) && PHOTO_NAME.test(name) && !isDirectory(path.join(folder, name))) {
+        ignored.push({ path: path.join(folder, name), reason: 'not an image (its content is not JPEG, PNG, WebP, GIF, TIFF or BMP)' });
+      }
+    }
     if (files.length < 2) tooSmall.push(`'${label}' has ${files.length} image${files.length === 1 ? '' : 's'}`);
     for (const f of files) samples.push({ path: path.join(root, label, f), label, labelIndex });
   });
   if (tooSmall.length > 0) {
     throw new Error(`dataset ${dir}: class ${tooSmall.join(', class ')}; need at least 2 images per class — add images or remove the folder`);
   }
-  return { root, labels, samples };
+  return { root, labels, samples, ignored };
 }

@@ -21,6 +21,22 @@ export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boo
 }
 
 /**
+ * Why an Edge TPU export of a model is impossible, or undefined when it is possible: known from the
+ * options alone, so callers check it before any long work.
+ * @param graftable whether the base has a compiled embedding extractor (BaseSpec.edgetpuGraftable).
+ */
+export function edgeTpuBlocker(baseName: string, graftable: boolean, pooling: Pooling, float: boolean): string | undefined {
+  if (float) return '--edgetpu needs the quantized head: drop --float';
+  if (!graftable) {
+    return `base ${baseName} has no Edge TPU-compiled embedding extractor (Coral compiles only the full classifier, which cannot be cut): train with --base mobilenet_v1_1.0_224 for --edgetpu`;
+  }
+  if (pooling !== 'avg') {
+    return `--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool inside its custom op, so a ${pooling} embedding cannot come from it`;
+  }
+  return undefined;
+}
+
+/**
  * The Edge TPU variant without the Edge TPU compiler: the head grafted after Coral's compiled
  * embedding extractor (`*_embedding_extractor_edgetpu.tflite`).
  * @param edgetpuPath the compiled extractor, or undefined when the base has none.
@@ -28,12 +44,8 @@ export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boo
  *   not an Edge TPU-compiled graph.
  */
 export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined, head: HeadWeights, pooling: Pooling = 'avg'): Uint8Array {
-  if (pooling !== 'avg') {
-    throw new Error(`--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool inside its custom op, so a ${pooling} embedding cannot come from it`);
-  }
-  if (!edgetpuPath) {
-    throw new Error(`base ${baseName} has no Edge TPU-compiled embedding extractor (Coral compiles only the full classifier, which cannot be cut): train with --base mobilenet_v1_1.0_224 for --edgetpu`);
-  }
+  const blocker = edgeTpuBlocker(baseName, edgetpuPath !== undefined, pooling, false);
+  if (blocker || !edgetpuPath) throw new Error(blocker);
   const model = readModel(fs.readFileSync(edgetpuPath));
   if (!isEdgeTpuCompiled(model)) throw new Error(`${edgetpuPath} is not compiled for the Edge TPU (no edgetpu-custom-op)`);
   embeddingInfo(model);
@@ -78,7 +90,7 @@ export async function verifyExport(
       if (top === labels[i]) correct++;
     }
     const n = images.length;
-    return { n, agreement: n ? agree / n : 1, accuracy: n ? correct / n : 0, msPerImage: n ? ms / n : 0 };
+    return { n, agreement: n ? agree / n : 1, accuracy: n ? correct / n : 0, msPerImage: n ? Math.round((ms / n) * 100) / 100 : 0 };
   } finally {
     s.close();
   }
@@ -90,12 +102,36 @@ export async function verifyExport(
  * @throws Error naming the folder otherwise.
  */
 export function checkModelFolder(dir: string): void {
-  if (!fs.existsSync(dir)) return;
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`output ${dir} is a file, not a folder: choose another --out`);
-  const entries = fs.readdirSync(dir);
+  if (dir.trim() === '') throw new Error('the output folder is empty: name the model folder to write, e.g. --out runs/my-model');
+  const abs = path.resolve(dir);
+  const cwd = process.cwd();
+  if (abs === path.parse(abs).root || cwd === abs || cwd.startsWith(abs + path.sep)) {
+    throw new Error(`output folder ${dir} is the working directory or one of its parents: choose a new folder for --out`);
+  }
+  if (!fs.existsSync(abs)) {
+    // The nearest existing ancestor must take the new folder: fail now, not after training.
+    let anc = path.dirname(abs);
+    while (!fs.existsSync(anc)) anc = path.dirname(anc);
+    try {
+      if (!fs.statSync(anc).isDirectory()) throw new Error('not a folder');
+      fs.accessSync(anc, fs.constants.W_OK);
+    } catch {
+      throw new Error(`cannot create output folder ${dir}: ${anc} is not a writable folder`);
+    }
+    return;
+  }
+  if (!fs.statSync(abs).isDirectory()) throw new Error(`output ${dir} is a file, not a folder: choose another --out`);
+  const entries = fs.readdirSync(abs);
   if (entries.length && !entries.includes('metadata.json')) {
     throw new Error(`output folder ${dir} exists and is not an EdgeTune model folder (no metadata.json): choose another --out`);
   }
+}
+
+/** True when `inner` is `outer` or lies inside it (both resolved). */
+export function isInside(inner: string, outer: string): boolean {
+  const a = path.resolve(inner);
+  const b = path.resolve(outer);
+  return a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
 }
 
 /** Contents of one file of a model folder. */

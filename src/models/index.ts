@@ -302,6 +302,9 @@ function asAsyncIterable(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8A
  */
 export async function fetchBases(opts: FetchOptions): Promise<FetchResult> {
   const files = filesFor(opts.names);
+  if (opts.from !== undefined && !(fs.existsSync(opts.from) && fs.statSync(opts.from).isDirectory())) {
+    throw new Error(`--from ${opts.from} is not a folder: pass the folder holding the pinned .tflite files (e.g. a copy of Coral's test_data)`);
+  }
   const dir = path.resolve(opts.modelsDir);
   await fs.promises.mkdir(dir, { recursive: true });
   const progress = opts.onProgress ?? (() => undefined);

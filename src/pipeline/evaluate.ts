@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { scanDataset } from '../dataset';
 import { classificationReport, type ClassificationReport } from '../eval';
 import type { DeviceChoice } from '../runtime';
@@ -20,6 +22,10 @@ export async function evaluate(
 ): Promise<EvalResult> {
   const r = opts.reporter ?? silentReporter;
   const ds = scanDataset(datasetDir);
+  const metaPath = path.join(model, 'metadata.json');
+  if (fs.existsSync(metaPath) && JSON.parse(fs.readFileSync(metaPath, 'utf8')).dataset?.root === ds.root) {
+    r.warn(`${datasetDir} is the dataset the model was trained on: the accuracy includes training images and is optimistic; evaluate on photos it has not seen`);
+  }
   const p = openPredictor({ model, modelsDir: opts.modelsDir, threads: opts.threads, device: opts.device });
   try {
     const index = new Map(p.labels.map((l, i) => [l, i]));

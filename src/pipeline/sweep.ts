@@ -33,9 +33,9 @@ export async function sweep(
 ): Promise<SweepRow[]> {
   for (const [k, v] of Object.entries(grid)) if (!v.length) throw new Error(`sweep --${k} is empty: give at least one value`);
   const o: TrainOptions = resolveOptions(options);
+  await initBackend(o.backend);
   const p = await prepareEmbeddings(datasetDir, o);
   p.base.session.close();
-  await initBackend(o.backend);
   const combos: HeadSpec[] = [];
   for (const epochs of grid.epochs) for (const hidden of grid.hidden) for (const dropout of grid.dropout) {
     combos.push({ ...o.head, epochs, hidden, dropout });

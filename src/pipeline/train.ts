@@ -9,7 +9,7 @@ import {
   type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName,
 } from '../head';
 import type { HeadWeights, Pooling } from '../tflite';
-import { exportTflite, exportEdgeTpu, verifyExport, writeModelFolder, checkModelFolder, type Verification, type FileContents } from '../export';
+import { exportTflite, exportEdgeTpu, edgeTpuBlocker, verifyExport, writeModelFolder, checkModelFolder, isInside, type Verification, type FileContents } from '../export';
 import { historyCurvesSvg, svgToPng } from '../eval';
 import { silentReporter, type Reporter } from './report';
 
@@ -112,12 +112,13 @@ interface Embedded {
 export async function train(datasetDir: string, out: string, options: Partial<TrainOptions> & { modelsDir: string }): Promise<TrainResult> {
   const o = resolveOptions(options);
   checkModelFolder(out);
+  if (isInside(out, datasetDir)) {
+    throw new Error(`output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
+  }
+  await initBackend(o.backend); // a missing backend fails here, not after embedding
   if (o.edgetpu === true) {
-    // Fail before the long part: these are known from the options alone.
-    if (o.float) throw new Error('--edgetpu needs the quantized head: drop --float');
-    const spec = resolveBase(o.base, o.modelsDir).spec;
-    if (!spec.edgetpuGraftable) throw new Error(`base ${o.base} has no Edge TPU-compiled embedding extractor: use --base mobilenet_v1_1.0_224 for --edgetpu`);
-    if (o.pooling !== 'avg') throw new Error(`--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool`);
+    const blocker = edgeTpuBlocker(o.base, resolveBase(o.base, o.modelsDir).spec.edgetpuGraftable, o.pooling, o.float);
+    if (blocker) throw new Error(blocker);
   }
   const prepared = await prepareEmbeddings(datasetDir, o);
   try {
@@ -164,7 +165,7 @@ async function trainPrepared(p: Prepared, datasetDir: string, out: string, o: Tr
     options: recorded,
     dataset: {
       root: path.resolve(datasetDir), train: emb.train.kept.length, val: emb.val.kept.length,
-      skipped: [...emb.train.skipped, ...emb.val.skipped],
+      skipped: [...ds.ignored, ...emb.train.skipped, ...emb.val.skipped],
     },
     training: {
       backend, epochs: history.length, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly,
@@ -211,8 +212,9 @@ export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Pr
   const r = o.reporter;
   resolveBase(o.base, o.modelsDir); // fail fast on a missing base, before scanning the dataset
   const ds = scanDataset(datasetDir);
+  ds.ignored.forEach((s) => r.warn(`skipped ${s.path}: ${s.reason}`));
   const split = stratifiedSplit(ds.samples, o.valSplit, o.seed);
-  r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${split.train.length} training / ${split.val.length} validation images`);
+  r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${ds.samples.length} images (${split.train.length} training / ${split.val.length} validation before decoding)`);
   const base = openBase(o.base, o.modelsDir, o.threads, o.pooling);
   r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} threads`);
   const t0 = performance.now();
@@ -281,6 +283,9 @@ async function exportFiles(
     throw new Error(`export check failed: the exported model agrees with the trained head on only ${(verification.agreement * 100).toFixed(1)}% of validation images (need ≥ ${MIN_AGREEMENT * 100}%); try --float`);
   }
   let edgetpu: Uint8Array | undefined;
+  if (o.edgetpu === 'auto' && o.pooling !== 'avg' && base.spec.edgetpuGraftable) {
+    r.info(`no model_edgetpu.tflite: Coral's compiled extractor gives only the global average embedding (train with --pooling avg for the Edge TPU)`);
+  }
   if (o.edgetpu === true || (o.edgetpu === 'auto' && base.edgetpuPath && !o.float)) {
     if (o.float) throw new Error('--edgetpu needs the quantized head: drop --float');
     edgetpu = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, o.pooling);
