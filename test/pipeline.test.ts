@@ -91,7 +91,9 @@ describe('pipeline on real data', function () {
     assert.equal(g.tensors[g.outputs[0]].type, 0 /* FLOAT32 */);
     const meta = JSON.parse(fs.readFileSync(path.join(copy, 'metadata.json'), 'utf8'));
     assert.equal(meta.quantized, false);
+    const floatModel = fs.readFileSync(path.join(copy, 'model.tflite'));
     await assert.rejects(reexport(copy, { modelsDir: MODELS_DIR, float: true, edgetpu: true }), /drop --float/);
+    assert.deepEqual(fs.readFileSync(path.join(copy, 'model.tflite')), floatModel);   // refused before any write
     await reexport(copy, { modelsDir: MODELS_DIR, edgetpu: true });
     // Same head, same calibration: the quantized Edge TPU file is reproduced byte for byte.
     assert.deepEqual(fs.readFileSync(path.join(copy, 'model_edgetpu.tflite')), before);
@@ -112,6 +114,7 @@ describe('pipeline on real data', function () {
     await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, pooling: 'grid' }), /--pooling avg/);
     await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, base: 'mobilenet_v2_1.0_224' }), /no Edge TPU-compiled embedding extractor/);
     await assert.rejects(train(ds, out, { modelsDir: MODELS_DIR, edgetpu: true, float: true }), /drop --float/);
+    await assert.rejects(train(ds, path.join(ds, 'model'), { modelsDir: MODELS_DIR }), /inside the dataset/);
     assert.equal(fs.existsSync(out), false);
   });
 
