@@ -21,9 +21,12 @@ const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared')
 const MODELS = process.env.EDGETUNE_MODELS ?? path.join(ROOT, 'models');
 const OBJECTS = path.join(SHARED, 'datasets', 'objects-small');
 
-// The bare interpreter, as a user of tfjs-tflite-node would drive it.
+// The bare interpreter: tfjs-tflite-node's native class (its TFLiteNodeModelRunner), loaded from
+// the binding as the runtime does, driven by hand.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { TFLiteNodeModelRunner } = require('tfjs-tflite-node');
+const TFLiteNodeModelRunner = require('bindings')({
+  bindings: 'node_tflite_binding', module_root: path.dirname(require.resolve('tfjs-tflite-node/package.json')),
+}).Interpreter;
 
 function ms(f: () => void, reps: number): number {
   const t0 = performance.now();
@@ -36,7 +39,7 @@ function row(name: string, value: string, target: string, ok: boolean | undefine
   console.log(`${name.padEnd(52)} ${value.padEnd(30)} ${target.padEnd(12)} ${verdict}`);
 }
 
-/** Interpreter latency of every base at 1 thread and at all cores, side by side. */
+/** Interpreter latency of every base at 1 thread and at all cores, side by side (the default is cores − 1). */
 function threadScaling(): void {
   const cores = os.availableParallelism();
   for (const b of listBases(MODELS)) {

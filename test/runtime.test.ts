@@ -65,9 +65,9 @@ describe('runtime', () => {
     assert.deepEqual(Float32Array.from(raw, (q) => q / 256), probs);
   });
 
-  it('threads default to os.availableParallelism() and can be set', () => {
-    assert.equal(defaultThreads(), os.availableParallelism());
-    assert.equal(openModel(V1_SMALL).threads, os.availableParallelism());
+  it('threads default to the cores less one (at least 1) and can be set', () => {
+    assert.equal(defaultThreads(), Math.max(1, os.availableParallelism() - 1));
+    assert.equal(openModel(V1_SMALL).threads, defaultThreads());
     assert.equal(openModel(V1_SMALL, { threads: 1 }).threads, 1);
     assert.throws(() => openModel(V1_SMALL, { threads: 0 }), { message: `threads must be an integer ≥ 1 (got 0) for model ${V1_SMALL}` });
     assert.throws(() => openModel(V1_SMALL, { threads: 1.5 }), /threads must be an integer/);

@@ -67,7 +67,7 @@ export interface Session {
 
 /** Options of openModel. */
 export interface OpenOptions {
-  /** CPU threads (integer ≥ 1); default os.availableParallelism(). */
+  /** CPU threads (integer ≥ 1); default `defaultThreads()` (cores − 1, at least 1). */
   threads?: number;
   /** Default 'auto'. */
   device?: DeviceChoice;
@@ -92,13 +92,16 @@ type RunnerCtor = new (model: ArrayBuffer, options: {
 }) => NativeRunner;
 
 /**
- * Default CPU thread count: os.availableParallelism() (logical CPUs usable by this process), as the
- * module contract asks. Measured on the 2-vCPU build VM (mean of 20 after 3 warm-ups, ms):
- * 1 thread vs 2 threads: v1 1.0/224 extractor 27.2 vs 26.6; v2 1.0/224 29.2 vs 35.3;
- * v1 0.25/128 2.0 vs 13.3; v1 0.5/160 6.4 vs 15.3 — pass `threads: 1` for small models there.
+ * Default CPU thread count: the cores usable by this process (os.availableParallelism()) less
+ * one, at least 1 — one core stays free for image decoding (sharp's threads), training and the
+ * event loop, which run beside the interpreter in every EdgeTune job.
+ * Measured (`npm run bench`, 2-vCPU x86-64, ms per inference, 1 vs 2 threads): v1 1.0/224
+ * extractor 26.9 vs 27.5; v2 1.0/224 28.1 vs 32.8; v1 0.25/128 1.9 vs 13.1; v1 0.5/160 6.0 vs
+ * 16.2 — all cores was never faster there, and up to 6.9× slower (tfjs-tflite-node's own default
+ * of 4 threads on 2 cores was 15× slower, TFLITE-FACTS.md). On a 4-core Pi this gives 3.
  */
 export function defaultThreads(): number {
-  return os.availableParallelism();
+  return Math.max(1, os.availableParallelism() - 1);
 }
 
 const DTYPES: Partial<Record<TensorType, TensorSpec['dtype']>> = {
@@ -205,7 +208,7 @@ function firstLine(msg: string): string {
 
 /**
  * Opens a `.tflite` (path, or the file's bytes) for inference with one input and one output.
- * `threads` defaults to os.availableParallelism(); `device` defaults to 'auto'.
+ * `threads` defaults to `defaultThreads()`; `device` defaults to 'auto'.
  * The model must have exactly one input (uint8 or float32) and one output (uint8 or float32).
  * Edge TPU: uses Coral's external delegate (coral-tflite-delegate → EDGETPU_LIBRARY).
  * Throws (one line each): file unreadable ("cannot read model X: ..."); not a TFLite file (from
