@@ -198,6 +198,9 @@ export function buildCli(): Command {
     .option('--epochs <list>', 'comma-separated maximum epochs', list(int('--epochs', 1)), [DEFAULT_HEAD.epochs])
     .option('--hidden <list>', `comma-separated heads, e.g. ',64,256x64' ('' = none)`, list(widths), [DEFAULT_HEAD.hidden])
     .option('--dropout <list>', 'comma-separated dropout rates', list(num('--dropout', 0, 0.99)), [DEFAULT_HEAD.dropout])
+    .option('--lr <rate>', 'Adam learning rate', num('--lr', 1e-7, 10), DEFAULT_HEAD.lr)
+    .option('--batch <n>', 'batch size', int('--batch', 1), DEFAULT_HEAD.batch)
+    .option('--patience <n>', 'early stopping patience', int('--patience', 1), DEFAULT_HEAD.patience)
     .option('--base <name>', 'pretrained base', 'mobilenet_v1_1.0_224')
     .addOption(new Option('--preset <name>', 'augmentation preset').argParser(preset).default('objects'))
     .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
@@ -210,6 +213,7 @@ export function buildCli(): Command {
       const rep = terminalReporter(!!o.json);
       const rows = await sweep(dataset, { epochs: o.epochs, hidden: o.hidden, dropout: o.dropout }, {
         modelsDir: modelsDir(), base: o.base, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
+        head: { ...DEFAULT_HEAD, lr: o.lr, batch: o.batch, patience: o.patience, seed: o.seed },
       }, (r, i, n) => rep.info(`[${i + 1}/${n}] hidden ${r.hidden.join('x') || 'none'} dropout ${r.dropout} epochs ${r.epochs}: val_accuracy ${(r.val_accuracy * 100).toFixed(1)}%`));
       print(!!o.json, rows, () => {
         const t = new Table({ style: PLAIN, head: ['rank', 'hidden', 'dropout', 'epochs', 'best epoch', 'val_accuracy', 'val_loss', 'seconds'] });
