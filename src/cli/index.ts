@@ -118,6 +118,7 @@ export function buildCli(): Command {
     .option('--batch <n>', 'batch size', int('--batch', 1), DEFAULT_HEAD.batch)
     .option('--epochs <n>', 'maximum epochs', int('--epochs', 1), DEFAULT_HEAD.epochs)
     .option('--patience <n>', 'early stopping patience (epochs without val_loss improvement)', int('--patience', 1), DEFAULT_HEAD.patience)
+    .option('--l2 <lambda>', 'L2 weight decay on the Dense kernels', num('--l2', 0, 1), DEFAULT_HEAD.l2)
     .option('--class-weights <mode>', `'balanced' for imbalanced classes, or 'none'`, 'none')
     .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
     .addOption(new Option('--preset <name>', 'augmentation preset: objects (flips), digits (never flips), none').argParser(preset).default('objects'))
@@ -137,7 +138,7 @@ export function buildCli(): Command {
       modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, seed: o.seed,
       float: !!o.float, edgetpu: o.edgetpu ?? 'auto', threads: o.threads, backend: o.backend,
       reporter: terminalReporter(!!o.json),
-      head: { hidden: o.hidden, dropout: o.dropout, lr: o.lr, batch: o.batch, epochs: o.epochs, patience: o.patience, classWeights: o.classWeights, seed: o.seed },
+      head: { hidden: o.hidden, dropout: o.dropout, lr: o.lr, batch: o.batch, epochs: o.epochs, patience: o.patience, classWeights: o.classWeights, seed: o.seed, l2: o.l2 },
     };
     const res = await train(dataset, o.out, opts);
     const m = res.metadata.metrics;

@@ -216,7 +216,7 @@ export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Pr
   const split = stratifiedSplit(ds.samples, o.valSplit, o.seed);
   r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${ds.samples.length} images (${split.train.length} training / ${split.val.length} validation before decoding)`);
   const base = openBase(o.base, o.modelsDir, o.threads, o.pooling);
-  r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} threads`);
+  r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} interpreter thread${base.session.threads === 1 ? '' : 's'}`);
   const t0 = performance.now();
   try {
     const emb = await embedSplit(base, split.train, split.val, o, r);
