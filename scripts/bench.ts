@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, listBases, type Sample } from '../src';
+import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, listBases, type Sample, type Session } from '../src';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -39,22 +39,31 @@ function row(name: string, value: string, target: string, ok: boolean | undefine
   console.log(`${name.padEnd(52)} ${value.padEnd(30)} ${target.padEnd(12)} ${verdict}`);
 }
 
+/**
+ * Mean latency (ms) of two sessions on the same input, measured in alternating rounds so that
+ * machine noise hits both alike. Both sessions must take a size×size×3 uint8 input.
+ */
+function sideBySide(a: Session, b: Session, size: number, reps: number): [number, number] {
+  const px = new Uint8Array(size * size * 3).map((_, i) => (i * 31) & 255);
+  a.inputBuffer.set(px);
+  b.inputBuffer.set(px);
+  a.run(); b.run();
+  let ta = 0, tb = 0;
+  for (let round = 0; round < 5; round++) {
+    ta += ms(() => a.run(), reps);
+    tb += ms(() => b.run(), reps);
+  }
+  return [ta / 5, tb / 5];
+}
+
 /** Interpreter latency of every base at 1 thread and at all cores, side by side (the default is cores − 1). */
 function threadScaling(): void {
   const cores = os.availableParallelism();
   for (const b of listBases(MODELS)) {
     const base = openBase(b.name, MODELS, 1);
     const wide = openModel(base.bytes, { threads: cores });
-    const px = new Uint8Array(base.inputSize * base.inputSize * 3).map((_, i) => (i * 31) & 255);
-    base.session.inputBuffer.set(px);
-    wide.inputBuffer.set(px);
-    base.session.run(); wide.run();
-    let one = 0, all = 0;
-    for (let round = 0; round < 5; round++) {
-      one += ms(() => base.session.run(), 8);
-      all += ms(() => wide.run(), 8);
-    }
-    row(`threads: ${b.name} 1 / ${cores} thread(s)`, `${(one / 5).toFixed(2)} / ${(all / 5).toFixed(2)} ms (${(all / one).toFixed(2)}×)`, '', undefined);
+    const [one, all] = sideBySide(base.session, wide, base.inputSize, 8);
+    row(`threads: ${b.name} 1 / ${cores} thread(s)`, `${one.toFixed(2)} / ${all.toFixed(2)} ms (${(all / one).toFixed(2)}×)`, '', undefined);
     base.session.close(); wide.close();
   }
 }
@@ -87,17 +96,9 @@ async function embeddingThroughput(samples: Sample[]): Promise<void> {
 function exportLatency(modelPath: string, baseName: string): void {
   const base = openBase(baseName, MODELS);
   const exported = openModel(modelPath);
-  const px = new Uint8Array(base.inputSize * base.inputSize * 3).map((_, i) => (i * 37) & 255);
-  base.session.inputBuffer.set(px);
-  exported.inputBuffer.set(px);
-  base.session.run(); exported.run();
-  let b = 0, e = 0;
-  for (let round = 0; round < 5; round++) {
-    b += ms(() => base.session.run(), 10);
-    e += ms(() => exported.run(), 10);
-  }
-  row(`latency: base ${baseName} alone`, `${(b / 5).toFixed(2)} ms`, '', undefined);
-  row('latency: exported model (base + quantized head)', `${(e / 5).toFixed(2)} ms`, '', undefined);
+  const [b, e] = sideBySide(base.session, exported, base.inputSize, 10);
+  row(`latency: base ${baseName} alone`, `${b.toFixed(2)} ms`, '', undefined);
+  row('latency: exported model (base + quantized head)', `${e.toFixed(2)} ms`, '', undefined);
   row('  ratio exported / base', `${(e / b).toFixed(3)}×`, '≤ 1.10×', e / b <= 1.1);
   base.session.close(); exported.close();
 }

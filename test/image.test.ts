@@ -18,6 +18,23 @@ function sizeOf(row: Record<string, string>): [number, number] {
 }
 
 /**
+ * A BMP file buffer with BITMAPFILEHEADER + BITMAPINFOHEADER filled in (uncompressed; height < 0
+ * for top-down rows) and zeroed pixel storage of `pixelBytes` after `offset`.
+ */
+function bmpBuffer(width: number, height: number, bpp: number, offset: number, pixelBytes: number): Buffer {
+  const buf = Buffer.alloc(offset + pixelBytes);
+  buf.write('BM', 0, 'latin1');
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(offset, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(bpp, 28);
+  return buf;
+}
+
+/**
  * A minimal uncompressed BMP writer written for this test (BITMAPFILEHEADER + BITMAPINFOHEADER,
  * pixels stored B,G,R[,A], rows padded to 4 bytes, bottom-up unless topDown). Pixels are given RGB.
  */
@@ -25,15 +42,7 @@ function makeBmp(width: number, height: number, rgb: number[][], opts: { bpp?: 2
   const bpp = opts.bpp ?? 24;
   const stride = Math.ceil((width * bpp) / 32) * 4;
   const offset = 14 + 40;
-  const buf = Buffer.alloc(offset + stride * height);
-  buf.write('BM', 0, 'latin1');
-  buf.writeUInt32LE(buf.length, 2);
-  buf.writeUInt32LE(offset, 10);
-  buf.writeUInt32LE(40, 14);
-  buf.writeInt32LE(width, 18);
-  buf.writeInt32LE(opts.topDown ? -height : height, 22);
-  buf.writeUInt16LE(1, 26);
-  buf.writeUInt16LE(bpp, 28);
+  const buf = bmpBuffer(width, opts.topDown ? -height : height, bpp, offset, stride * height);
   for (let y = 0; y < height; y++) {
     const row = opts.topDown ? y : height - 1 - y;
     for (let x = 0; x < width; x++) {
@@ -52,15 +61,7 @@ function makeBmp(width: number, height: number, rgb: number[][], opts: { bpp?: 2
 function makeBmp8(width: number, height: number, palette: number[][], indices: number[]): Uint8Array {
   const stride = Math.ceil(width / 4) * 4;
   const offset = 14 + 40 + palette.length * 4;
-  const buf = Buffer.alloc(offset + stride * height);
-  buf.write('BM', 0, 'latin1');
-  buf.writeUInt32LE(buf.length, 2);
-  buf.writeUInt32LE(offset, 10);
-  buf.writeUInt32LE(40, 14);
-  buf.writeInt32LE(width, 18);
-  buf.writeInt32LE(height, 22);
-  buf.writeUInt16LE(1, 26);
-  buf.writeUInt16LE(8, 28);
+  const buf = bmpBuffer(width, height, 8, offset, stride * height);
   buf.writeUInt32LE(palette.length, 46);
   palette.forEach(([r, g, b], i) => {
     buf[54 + i * 4] = b;
