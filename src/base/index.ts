@@ -1,9 +1,12 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import { fail } from '../errors';
+import { noCache, configKey, type EmbeddingCache, type CleanInfo } from './cache';
 import { resolveBase, type BaseSpec } from '../models';
 import { readModel, writeModel, cutAtEmbedding, embeddingInfo, gridPool, type Model, type Pooling } from '../tflite';
 import { openModel, type Session } from '../runtime';
 import { preprocess, type Fit } from '../image';
-import { augment, makeRng, type AugmentParams } from '../augment';
+import { augment, makeRng, hashString, type AugmentParams } from '../augment';
 import type { Sample } from '../dataset';
 
 /** A pretrained base without its top (Keras include_top=False), open for embedding. */
@@ -66,17 +69,31 @@ export interface EmbedOptions {
   /** Augmented views per image (0 = clean embeddings only). */
   views: number;
   augment: AugmentParams;
+  /** Seed of the augmentation: view v of a photo uses a stream from (seed, photo content, v). */
   seed: number;
   /** How non-square photos become the square input (default 'crop'); the same at predict time. */
   fit?: Fit;
+  /** Where embeddings are kept between runs (default: none). */
+  cache?: EmbeddingCache;
+  /**
+   * Computes a fingerprint (e.g. a perceptual hash, 16 hex digits) of the preprocessed pixels,
+   * stored with the clean embedding; '' when not given.
+   */
+  fingerprint?: (pixels: Uint8Array, size: number) => string;
   /** Called after each image (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Stops the work between images: the promise rejects with EdgeTuneError('CANCELLED'). */
+  signal?: AbortSignal;
 }
 
 /** Embeddings of a list of samples; unreadable images are reported, not fatal. */
 export interface EmbeddedSamples {
   /** The samples that decoded, in input order. */
   kept: Sample[];
+  /** SHA-256 (hex) of each kept sample's file bytes. */
+  sha: string[];
+  /** Per kept sample: fingerprint and decoded size (see CleanInfo). */
+  info: CleanInfo[];
   /** float32 `[kept.length, D]`: the clean image of each kept sample. */
   clean: Float32Array;
   /** float32 `[kept.length · views, D]`: views of sample i at rows i·views … i·views+views−1. */
@@ -86,43 +103,98 @@ export interface EmbeddedSamples {
 }
 
 /**
+ * The cache keys of a base configuration: one for clean embeddings (base file, pooling, fit) and
+ * one for augmented views (also the augmentation parameters and seed).
+ */
+export function cacheConfig(base: Base, fit: Fit, augment: AugmentParams, seed: number): { clean: string; views: string } {
+  const clean = { base: base.spec.sha256, pooling: base.pooling, fit, format: 1 };
+  return { clean: configKey(clean), views: configKey({ ...clean, augment, seed }) };
+}
+
+interface Prepared {
+  sha: string;
+  clean?: { embedding: Float32Array; info: CleanInfo };
+  /** Cached views (undefined where missing). */
+  views: (Float32Array | undefined)[];
+  /** Preprocessed pixels, present when something must be computed. */
+  pixels?: Uint8Array;
+}
+
+/**
  * Embeds every sample once clean and `views` times augmented. Views are generated in memory when
- * used, never written to disk. The random stream of each view depends only on (seed, sample
- * index, view index), so results do not depend on timing. Decoding of the next images overlaps
- * the current inference (sharp decodes on libuv's thread pool).
+ * used, never written to disk. The random stream of each view depends only on (seed, photo content,
+ * view index), so results depend neither on timing nor on the other photos of the dataset, and
+ * cached views stay valid when photos are added. Reading, hashing and decoding of the next photos
+ * overlap the current inference (sharp decodes on libuv's thread pool); photos whose embeddings are
+ * all cached are not decoded at all.
+ * @throws EdgeTuneError('CANCELLED') when `signal` aborts.
  */
 export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOptions): Promise<EmbeddedSamples> {
   const { dim, inputSize } = base;
   const K = opts.views;
+  const fit = opts.fit ?? 'crop';
+  const cache = opts.cache ?? noCache();
+  const keys = cacheConfig(base, fit, opts.augment, opts.seed);
   const clean = new Float32Array(samples.length * dim);
   const views = new Float32Array(samples.length * K * dim);
   const kept: Sample[] = [];
+  const shas: string[] = [];
+  const infos: CleanInfo[] = [];
   const skipped: { path: string; reason: string }[] = [];
+  const prepare = async (s: Sample): Promise<Prepared> => {
+    const bytes = await readImageFile(s.path);
+    const sha = crypto.createHash('sha256').update(bytes).digest('hex');
+    const c = cache.getClean(keys.clean, sha, dim);
+    const v = Array.from({ length: K }, (_, k) => cache.getView(keys.views, sha, k, dim));
+    if (c && v.every((e) => e !== undefined)) return { sha, clean: c, views: v };
+    return { sha, clean: c, views: v, pixels: await preprocessNamed(bytes, inputSize, fit, s.path) };
+  };
   const LOOKAHEAD = 4;
-  const pending: Promise<Uint8Array | Error>[] = [];
+  const pending: Promise<Prepared | Error>[] = [];
   const start = (i: number) => {
-    pending[i] = preprocess(samples[i].path, inputSize, opts.fit).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    pending[i] = prepare(samples[i]).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   };
   for (let i = 0; i < Math.min(LOOKAHEAD, samples.length); i++) start(i);
-  for (let i = 0; i < samples.length; i++) {
-    if (i + LOOKAHEAD < samples.length) start(i + LOOKAHEAD);
-    const px = await pending[i];
-    delete pending[i];
-    if (px instanceof Error) {
-      skipped.push({ path: samples[i].path, reason: px.message });
-    } else {
-      const row = kept.length;
-      clean.set(embedPixels(base, px), row * dim);
-      for (let v = 0; v < K; v++) {
-        const rng = makeRng(mix(opts.seed, i, v));
-        views.set(embedPixels(base, augment(px, inputSize, opts.augment, rng)), (row * K + v) * dim);
+  try {
+    for (let i = 0; i < samples.length; i++) {
+      if (opts.signal?.aborted) throw fail('CANCELLED', 'embedding cancelled');
+      if (i + LOOKAHEAD < samples.length) start(i + LOOKAHEAD);
+      const p = await pending[i];
+      delete pending[i];
+      if (p instanceof Error) {
+        skipped.push({ path: samples[i].path, reason: p.message.replace(/^cannot read image [^:]*: /, '') });
+      } else {
+        const row = kept.length;
+        let c = p.clean;
+        if (!c) {
+          const info: CleanInfo = { phash: opts.fingerprint?.(p.pixels!, inputSize) ?? '', width: 0, height: 0 };
+          c = { embedding: embedPixels(base, p.pixels!), info };
+          cache.putClean(keys.clean, p.sha, c.embedding, info);
+        }
+        clean.set(c.embedding, row * dim);
+        for (let v = 0; v < K; v++) {
+          let e = p.views[v];
+          if (!e) {
+            const rng = makeRng(mix(opts.seed, hashString(p.sha), v));
+            e = embedPixels(base, augment(p.pixels!, inputSize, opts.augment, rng));
+            cache.putView(keys.views, p.sha, v, e);
+          }
+          views.set(e, (row * K + v) * dim);
+        }
+        kept.push(samples[i]);
+        shas.push(p.sha);
+        infos.push(c.info);
       }
-      kept.push(samples[i]);
+      opts.onProgress?.(i + 1, samples.length);
     }
-    opts.onProgress?.(i + 1, samples.length);
+  } finally {
+    // Let outstanding reads settle so that no rejection goes unhandled after a cancel.
+    await Promise.all(pending.filter(Boolean));
   }
   return {
     kept,
+    sha: shas,
+    info: infos,
     clean: clean.slice(0, kept.length * dim),
     views: views.slice(0, kept.length * K * dim),
     skipped,
@@ -130,10 +202,29 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
   };
 }
 
-/** A 32-bit seed from (seed, sample, view): distinct streams for every view of every image. */
-function mix(seed: number, i: number, v: number): number {
+/** A photo's bytes; a missing or unreadable file gives the image module's one error shape. */
+async function readImageFile(file: string): Promise<Uint8Array> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`cannot read image ${file}: ${err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'it is a folder' : err.message}`);
+  }
+}
+
+/** `preprocess` of bytes, with errors naming the file instead of the buffer. */
+async function preprocessNamed(bytes: Uint8Array, size: number, fit: Fit, file: string): Promise<Uint8Array> {
+  try {
+    return await preprocess(bytes, size, fit);
+  } catch (e) {
+    throw new Error((e as Error).message.replace(/<\d+-byte buffer>/, file));
+  }
+}
+
+/** A 32-bit seed from (seed, photo, view): distinct streams for every view of every photo. */
+function mix(seed: number, photo: number, v: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (i + 1), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ photo, 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (v + 1), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }

@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import {
-  fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep, DEFAULT_HEAD,
-  formatReport, formatConfusion, confusionMatrixSvg, writePlot, parsePreset, parseFit, type TrainOptions,
+  fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep,
+  formatReport, formatConfusion, confusionMatrixSvg, writePlot, parseFit,
 } from '../index';
+import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
+import type { RunOptions } from '../pipeline/train';
 import { terminalReporter } from './terminal';
 
 /** Default models folder: `models/` of the installed package, or $EDGETUNE_MODELS. */
@@ -19,30 +21,8 @@ function int(name: string, min = 0) {
     return n;
   };
 }
-function num(name: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be a number in [${lo}, ${hi}] (got '${v}')`);
-    return n;
-  };
-}
-/** '' → [], '128' → [128], '256x64' → [256, 64] (one head's hidden layers). */
-function widths(v: string): number[] {
-  if (v.trim() === '' || v === 'none') return [];
-  return v.split(/[x+]/).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`hidden layer width must be a positive integer (got '${s}' in '${v}')`);
-    return n;
-  });
-}
-function list<T>(parse: (s: string) => T) {
-  return (v: string): T[] => v.split(',').map((s) => parse(s.trim()));
-}
 function fit(v: string) {
   try { return parseFit(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
-}
-function preset(v: string) {
-  try { return parsePreset(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
 }
 
 /** cli-table3 without ANSI colours: output is read in logs and pipes as often as on a terminal. */
@@ -108,54 +88,40 @@ export function buildCli(): Command {
     });
 
   const trainCmd = program.command('train')
-    .description('train a head on a dataset and export a verified quantized TFLite model')
-    .argument('<dataset>', 'folder-per-class dataset')
-    .requiredOption('--out <dir>', 'model folder to write (replaced atomically)')
-    .option('--base <name>', 'pretrained base (edgetune models list)', 'mobilenet_v1_1.0_224')
-    .option('--hidden <widths>', `hidden Dense ReLU widths, e.g. 128 or 256x64; '' for none`, widths, DEFAULT_HEAD.hidden)
-    .option('--dropout <rate>', 'dropout rate', num('--dropout', 0, 0.99), DEFAULT_HEAD.dropout)
-    .option('--lr <rate>', 'Adam learning rate', num('--lr', 1e-7, 10), DEFAULT_HEAD.lr)
-    .option('--batch <n>', 'batch size', int('--batch', 1), DEFAULT_HEAD.batch)
-    .option('--epochs <n>', 'maximum epochs', int('--epochs', 1), DEFAULT_HEAD.epochs)
-    .option('--patience <n>', 'early stopping patience (epochs without val_loss improvement)', int('--patience', 1), DEFAULT_HEAD.patience)
-    .option('--l2 <lambda>', 'L2 weight decay on the Dense kernels', num('--l2', 0, 1), DEFAULT_HEAD.l2)
-    .option('--class-weights <mode>', `'balanced' for imbalanced classes, or 'none'`, 'none')
-    .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
-    .addOption(new Option('--preset <name>', 'augmentation preset: objects (flips), digits (never flips), none').argParser(preset).default('objects'))
-    .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
-    .addOption(new Option('--fit <mode>', 'non-square photos: crop (centre), squash (stretch), pad (grey bars)').argParser(fit).default('crop'))
-    .addOption(new Option('--pooling <mode>', 'embedding: avg (global average, Edge TPU-ready) or grid (2×2, keeps layout); default: grid for --preset digits, else avg').choices(['avg', 'grid']))
-    .option('--seed <n>', 'seed of the split, augmentation and head', int('--seed', 0), 1)
-    .option('--float', 'export a float head behind a DEQUANTIZE instead of a quantized one')
-    .option('--edgetpu', 'require model_edgetpu.tflite (default: written when the base has a compiled extractor)')
-    .option('--no-edgetpu', 'do not write model_edgetpu.tflite')
-    .option('--threads <n>', 'interpreter threads (default: all cores)', int('--threads', 1))
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
-    .option('--json', 'print metadata.json on stdout');
+    .description('train a head on a dataset, export a verified quantized TFLite model, and estimate its accuracy on photos it never saw')
+    .argument('<dataset>', 'folder-per-class dataset (DATASET/<label>/<photos>, subfolders included)')
+    .requiredOption('--out <dir>', 'model folder to write (replaced atomically)');
+  addTrainingOptions(trainCmd, 'train');
+  addRunOptions(trainCmd);
+  trainCmd.option('--json', 'print metadata.json on stdout');
   trainCmd.action(async (dataset, o) => {
-    if (o.classWeights !== 'none' && o.classWeights !== 'balanced') throw new Error(`--class-weights must be 'balanced' or 'none' (got '${o.classWeights}')`);
-    const opts: Partial<TrainOptions> & { modelsDir: string } = {
-      modelsDir: modelsDir(), base: o.base, valSplit: o.valSplit, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, seed: o.seed,
-      float: !!o.float, edgetpu: o.edgetpu ?? 'auto', threads: o.threads, backend: o.backend,
-      reporter: terminalReporter(!!o.json),
-      head: { hidden: o.hidden, dropout: o.dropout, lr: o.lr, batch: o.batch, epochs: o.epochs, patience: o.patience, classWeights: o.classWeights, seed: o.seed, l2: o.l2 },
-    };
-    const res = await train(dataset, o.out, opts);
+    const res = await train(dataset, o.out, { ...trainingInput(trainCmd, 'train'), ...runInput(o, modelsDir()) });
     const m = res.metadata.metrics;
-    print(!!o.json, res.metadata, () =>
-      `validation accuracy ${(m.val_accuracy * 100).toFixed(1)}% (head), ${(m.export.accuracy * 100).toFixed(1)}% (exported model); ` +
-      `top-1 agreement ${(m.export.agreement * 100).toFixed(1)}%\nmodel: ${path.join(o.out, 'model.tflite')}`);
+    print(!!o.json, res.metadata, () => {
+      const lines = [`validation accuracy ${pct(m.val_accuracy)} (chosen by early stopping on these photos: optimistic)`];
+      if (m.estimate) {
+        const how = m.estimate.method === 'k-fold' ? `${m.estimate.folds}-fold cross-validation` : 'test split';
+        const rep = { ...m.estimate, labels: res.metadata.labels };
+        lines.push(`estimated accuracy on ${m.estimate.n} photos never used for training or early stopping (${how}): ${pct(m.estimate.accuracy)}`);
+        lines.push(formatReport(rep), formatConfusion(rep));
+      }
+      lines.push(`exported model: top-1 agreement with the head ${pct(m.export.agreement)}, ${m.export.msPerImage.toFixed(1)} ms/photo`);
+      lines.push(`model: ${path.join(o.out, 'model.tflite')}${res.metadata.files.edgetpu ? ` (+ ${path.join(o.out, 'model_edgetpu.tflite')})` : ''}`);
+      return lines.join('\n');
+    });
   });
 
   program.command('export')
-    .description('re-export a trained model folder without retraining')
+    .description('re-export a trained model folder without retraining (verified again on its validation and test photos)')
     .argument('<dir>', 'model folder written by edgetune train')
-    .option('--float', 'float head behind a DEQUANTIZE')
-    .option('--edgetpu', 'also write model_edgetpu.tflite (the head after the compiled extractor)')
-    .option('--threads <n>', 'interpreter threads', int('--threads', 1))
+    .option('--out <dir>', 'write a new model folder instead of replacing <dir>')
+    .option('--float', 'float head behind a DEQUANTIZE (no model_edgetpu.tflite then)')
+    .option('--edgetpu', 'require model_edgetpu.tflite (the head after the compiled extractor)')
+    .option('--no-edgetpu', 'do not write model_edgetpu.tflite')
+    .option('--threads <n>', 'interpreter threads (default: cores − 1)', int('--threads', 1))
     .option('--json', 'machine-readable output')
     .action(async (dir, o) => {
-      const res = await reexport(dir, { modelsDir: modelsDir(), float: !!o.float, edgetpu: !!o.edgetpu, threads: o.threads, reporter: terminalReporter(!!o.json) });
+      const res = await reexport(dir, { out: o.out, modelsDir: modelsDir(), float: !!o.float, edgetpu: o.edgetpu, threads: o.threads, reporter: terminalReporter(!!o.json) });
       print(!!o.json, res, () => `wrote ${res.files.join(', ')}`);
     });
 
@@ -193,36 +159,115 @@ export function buildCli(): Command {
       print(!!o.json, res, () => `${formatReport(res)}\n\n${formatConfusion(res)}\nconfusion matrix: ${written.join(', ')}`);
     });
 
-  program.command('sweep')
-    .description('train every combination on cached embeddings and rank by validation accuracy')
-    .argument('<dataset>', 'folder-per-class dataset')
-    .option('--epochs <list>', 'comma-separated maximum epochs', list(int('--epochs', 1)), [DEFAULT_HEAD.epochs])
-    .option('--hidden <list>', `comma-separated heads, e.g. ',64,256x64' ('' = none)`, list(widths), [DEFAULT_HEAD.hidden])
-    .option('--dropout <list>', 'comma-separated dropout rates', list(num('--dropout', 0, 0.99)), [DEFAULT_HEAD.dropout])
-    .option('--lr <rate>', 'Adam learning rate', num('--lr', 1e-7, 10), DEFAULT_HEAD.lr)
-    .option('--batch <n>', 'batch size', int('--batch', 1), DEFAULT_HEAD.batch)
-    .option('--patience <n>', 'early stopping patience', int('--patience', 1), DEFAULT_HEAD.patience)
-    .option('--base <name>', 'pretrained base', 'mobilenet_v1_1.0_224')
-    .addOption(new Option('--preset <name>', 'augmentation preset').argParser(preset).default('objects'))
-    .option('--aug-views <k>', 'augmented views per training image', int('--aug-views', 0), 2)
-    .addOption(new Option('--fit <mode>', 'crop, squash or pad').argParser(fit).default('crop'))
-    .addOption(new Option('--pooling <mode>', 'avg or grid (default: grid for --preset digits, else avg)').choices(['avg', 'grid']))
-    .option('--val-split <fraction>', 'validation fraction per class', num('--val-split', 0.01, 0.9), 0.2)
-    .option('--seed <n>', 'seed', int('--seed', 0), 1)
-    .option('--json', 'machine-readable output')
-    .action(async (dataset, o) => {
-      const rep = terminalReporter(!!o.json);
-      const rows = await sweep(dataset, { epochs: o.epochs, hidden: o.hidden, dropout: o.dropout }, {
-        modelsDir: modelsDir(), base: o.base, preset: o.preset, fit: o.fit, pooling: o.pooling, augViews: o.augViews, valSplit: o.valSplit, seed: o.seed, reporter: rep,
-        head: { ...DEFAULT_HEAD, lr: o.lr, batch: o.batch, patience: o.patience, seed: o.seed },
-      }, (r, i, n) => rep.info(`[${i + 1}/${n}] hidden ${r.hidden.join('x') || 'none'} dropout ${r.dropout} epochs ${r.epochs}: val_accuracy ${(r.val_accuracy * 100).toFixed(1)}%`));
-      print(!!o.json, rows, () => {
-        const t = new Table({ style: PLAIN, head: ['rank', 'hidden', 'dropout', 'epochs', 'best epoch', 'val_accuracy', 'val_loss', 'seconds'] });
-        rows.forEach((r, i) => t.push([i + 1, r.hidden.join('x') || 'none', r.dropout, r.epochs, r.bestEpoch, `${(r.val_accuracy * 100).toFixed(1)}%`, r.val_loss.toFixed(4), r.seconds.toFixed(1)]));
-        return t.toString();
-      });
+  const sweepCmd = program.command('sweep')
+    .description('rank option combinations by k-fold cross-validated accuracy (give comma-separated lists; embeddings come from the cache)')
+    .argument('<dataset>', 'folder-per-class dataset');
+  addTrainingOptions(sweepCmd, 'sweep');
+  addRunOptions(sweepCmd);
+  sweepCmd.option('--json', 'machine-readable output');
+  sweepCmd.action(async (dataset, o) => {
+    const rep = terminalReporter(!!o.json);
+    const { grid, fixed } = sweepInput(sweepCmd);
+    const rows = await sweep(dataset, grid, { ...fixed, ...runInput(o, modelsDir()), reporter: rep },
+      (r, i, n) => rep.info(`[${i + 1}/${n}] ${describe(r.values)}: cross-validated accuracy ${pct(r.cv_accuracy)} (${r.folds} folds, ${r.seconds.toFixed(0)} s)`));
+    print(!!o.json, rows, () => {
+      const flags = Object.keys(grid);
+      const t = new Table({ style: PLAIN, head: ['rank', ...flags, 'cv accuracy', 'photos', 'folds', 'seconds'] });
+      rows.forEach((r, i) => t.push([i + 1, ...flags.map((f) => showValue(f, r.values[f])), pct(r.cv_accuracy), r.n, r.folds, r.seconds.toFixed(1)]));
+      return `${t.toString()}\ntrain the best with:\n  ${rows[0].command}`;
     });
+  });
   return program;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+/** Commander's attribute name of a flag ('aug-views' → 'augViews'). */
+function attr(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function parser(spec: OptionSpec, list: boolean) {
+  return (v: string): unknown => {
+    try {
+      return list ? v.split(',').map((s) => parseValue(spec, s.trim())) : parseValue(spec, v);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+/**
+ * Adds every training option of OPTION_SPECS to a command: one definition, so `train`, `sweep`
+ * and the library never disagree. No commander defaults: an option not given is undefined and
+ * takes the library default (shown in help as a user would type it).
+ */
+function addTrainingOptions(cmd: Command, mode: 'train' | 'sweep'): void {
+  for (const spec of OPTION_SPECS) {
+    const list = mode === 'sweep' && spec.sweepable;
+    if (mode === 'sweep' && (spec.kind.type === 'flag' || spec.kind.type === 'auto-flag')) continue;
+    if (spec.kind.type === 'flag') {
+      cmd.option(`--${spec.flag}`, spec.help);
+    } else if (spec.kind.type === 'auto-flag') {
+      cmd.option(`--${spec.flag}`, spec.help);
+      cmd.option(`--no-${spec.flag}`, `do not write it (see --${spec.flag})`);
+    } else {
+      const choices = spec.kind.type === 'choice' ? ` (${spec.kind.choices.join(', ')})` : '';
+      const help = `${spec.help}${choices === '' || spec.help.includes(spec.kind.type === 'choice' ? spec.kind.choices[0] : '\0') ? '' : choices}; default: ${formatDefault(spec)}${list ? '; a comma-separated list to sweep' : ''}`;
+      cmd.addOption(new Option(`--${spec.flag} <${spec.value}${list ? 's' : ''}>`, help).argParser(parser(spec, list)));
+    }
+  }
+}
+
+/** The training options given on a command line, as a (nested) TrainOptionsInput. */
+function trainingInput(cmd: Command, mode: 'train' | 'sweep'): TrainOptionsInput {
+  const o = cmd.opts();
+  let input: TrainOptionsInput = {};
+  for (const spec of OPTION_SPECS) {
+    const v = o[attr(spec.flag)];
+    if (v === undefined || (mode === 'sweep' && spec.sweepable)) continue;
+    input = setPath(input, spec.path, v);
+  }
+  return input;
+}
+
+/** A sweep's grid (options given as lists) and fixed options. */
+function sweepInput(cmd: Command): { grid: Record<string, unknown[]>; fixed: TrainOptionsInput } {
+  const o = cmd.opts();
+  const grid: Record<string, unknown[]> = {};
+  for (const spec of OPTION_SPECS) {
+    const v = o[attr(spec.flag)];
+    if (v !== undefined && spec.sweepable) grid[spec.flag] = v as unknown[];
+  }
+  if (Object.keys(grid).length === 0) throw new InvalidArgumentError('give at least one option with a comma-separated list of values to sweep, e.g. --dropout 0.2,0.5');
+  return { grid, fixed: trainingInput(cmd, 'sweep') };
+}
+
+function showValue(flag: string, v: unknown): string {
+  const spec = OPTION_SPECS.find((s) => s.flag === flag)!;
+  return formatValue(spec, v);
+}
+
+function describe(values: Record<string, unknown>): string {
+  return Object.entries(values).map(([f, v]) => `--${f} ${showValue(f, v)}`).join(' ');
+}
+
+/** Options every long-running command shares. */
+function addRunOptions(cmd: Command): void {
+  cmd.option('--threads <n>', 'interpreter threads (default: cores − 1, at least 1)', int('--threads', 1))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend for the head (default: auto = tfjs-node if installed, else wasm)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .option('--cache-dir <dir>', 'embedding cache (default: $EDGETUNE_CACHE or ~/.cache/edgetune)')
+    .option('--no-cache', 'do not read or write the embedding cache');
+}
+
+function runInput(o: Record<string, unknown>, models: string): RunOptions {
+  return {
+    modelsDir: models, threads: o.threads as number | undefined, backend: o.backend as RunOptions['backend'],
+    cacheDir: o.cache === false ? false : (o.cacheDir as string | undefined),
+    reporter: terminalReporter(!!o.json),
+  };
 }
 
 /** Runs the CLI; any error becomes one line on stderr and exit code 1. */

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model, type Pooling } from '../tflite';
 import { openModel } from '../runtime';
 import { preprocess, type Fit } from '../image';
+import { edgeTpuBlocker, type Verification } from '../artifact';
+import { fail } from '../errors';
 
 /**
  * Grafts a trained head onto a base graph and serialises the result.
@@ -16,24 +17,18 @@ import { preprocess, type Fit } from '../image';
  *   `_edgetpu` extractor whose custom op is kept byte-for-byte).
  * @returns the `.tflite` bytes (trailing data dropped: it described the removed top).
  */
-export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boolean } = {}): Uint8Array {
+export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boolean } & Partial<ModelDescription> = {}): Uint8Array {
   return writeModel(graftHead(base, head, { float: !!opts.float }), { keepTrailing: false });
 }
 
-/**
- * Why an Edge TPU export of a model is impossible, or undefined when it is possible: known from the
- * options alone, so callers check it before any long work.
- * @param graftable whether the base has a compiled embedding extractor (BaseSpec.edgetpuGraftable).
- */
-export function edgeTpuBlocker(baseName: string, graftable: boolean, pooling: Pooling, float: boolean): string | undefined {
-  if (float) return '--edgetpu needs the quantized head: drop --float';
-  if (!graftable) {
-    return `base ${baseName} has no Edge TPU-compiled embedding extractor (Coral compiles only the full classifier, which cannot be cut): train with --base mobilenet_v1_1.0_224 for --edgetpu`;
-  }
-  if (pooling !== 'avg') {
-    return `--edgetpu needs --pooling avg: Coral's compiled extractor ends at the global average pool inside its custom op, so a ${pooling} embedding cannot come from it`;
-  }
-  return undefined;
+/** What an exported file says about itself (its TFLite Metadata). */
+export interface ModelDescription {
+  /** Class names, index i = output i. */
+  labels: string[];
+  /** Model name (e.g. the dataset folder's name). */
+  name: string;
+  /** The base it was trained on. */
+  baseName: string;
 }
 
 /**
@@ -43,133 +38,51 @@ export function edgeTpuBlocker(baseName: string, graftable: boolean, pooling: Po
  * @throws Error naming the base when Coral publishes no compiled extractor for it, or the file is
  *   not an Edge TPU-compiled graph.
  */
-export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined, head: HeadWeights, pooling: Pooling = 'avg'): Uint8Array {
+export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined, head: HeadWeights, pooling: Pooling = 'avg', describe?: ModelDescription): Uint8Array {
   const blocker = edgeTpuBlocker(baseName, edgetpuPath !== undefined, pooling, false);
   if (blocker || !edgetpuPath) throw new Error(blocker);
   const model = readModel(fs.readFileSync(edgetpuPath));
   if (!isEdgeTpuCompiled(model)) throw new Error(`${edgetpuPath} is not compiled for the Edge TPU (no edgetpu-custom-op)`);
   embeddingInfo(model);
-  return exportTflite(model, head);
-}
-
-/** Result of checking an exported model against the trained head. */
-export interface Verification {
-  /** Images the exported model ran on. */
-  n: number;
-  /** Fraction (0..1) of images where the exported top-1 equals the trained head's top-1. */
-  agreement: number;
-  /** Fraction (0..1) of images where the exported top-1 equals the true label. */
-  accuracy: number;
-  /** Mean inference time of the exported model, ms per image. */
-  msPerImage: number;
+  return exportTflite(model, head, describe);
 }
 
 /**
- * Runs an exported `.tflite` on images through the same preprocessing as training and compares
- * its top-1 with the trained head's predictions for the same images.
- * @param headTop1 the head's top-1 class per image; `labels` the true class per image.
- * @param fit the fit the model was trained with (metadata.json options.fit).
- * @throws Error when an image cannot be read (these images already decoded during training).
+ * Runs an exported `.tflite` on photos through the same preprocessing as training and compares its
+ * top-1 with the trained head's predictions for the same photos.
+ * @param headTop1 the head's top-1 class per photo; `labels` the true class per photo.
+ * @param opts.fit the fit the model was trained with; opts.threads interpreter threads;
+ *   opts.signal cancels between photos (EdgeTuneError 'CANCELLED').
+ * @returns the Verification plus the exported model's top-1 per photo (`predictions`).
+ * @throws EdgeTuneError('BAD_IMAGE') when a photo cannot be read (these photos already decoded
+ *   during training: it changed meanwhile).
  */
 export async function verifyExport(
-  modelBytes: Uint8Array, images: string[], headTop1: number[], labels: number[], threads?: number, fit: Fit = 'crop',
-): Promise<Verification> {
-  const s = openModel(modelBytes, { threads, device: 'cpu' });
+  modelBytes: Uint8Array, images: string[], headTop1: number[], labels: number[],
+  opts: { threads?: number; fit?: Fit; signal?: AbortSignal; onProgress?: (done: number) => void } = {},
+): Promise<Verification & { predictions: number[] }> {
+  const s = openModel(modelBytes, { threads: opts.threads, device: 'cpu' });
   try {
     const size = s.input.shape[1];
     let agree = 0, correct = 0, ms = 0;
+    const predictions: number[] = [];
     for (let i = 0; i < images.length; i++) {
-      const px = await preprocess(images[i], size, fit);
+      if (opts.signal?.aborted) throw fail('CANCELLED', 'export check cancelled');
+      const px = await preprocess(images[i], size, opts.fit ?? 'crop');
       s.inputBuffer.set(px);
       const t0 = performance.now();
       const p = s.run();
       ms += performance.now() - t0;
       let top = 0;
       for (let j = 1; j < p.length; j++) if (p[j] > p[top]) top = j;
+      predictions.push(top);
       if (top === headTop1[i]) agree++;
       if (top === labels[i]) correct++;
+      opts.onProgress?.(i + 1);
     }
     const n = images.length;
-    return { n, agreement: n ? agree / n : 1, accuracy: n ? correct / n : 0, msPerImage: n ? Math.round((ms / n) * 100) / 100 : 0 };
+    return { n, agreement: n ? agree / n : 1, accuracy: n ? correct / n : 0, msPerImage: n ? Math.round((ms / n) * 100) / 100 : 0, predictions };
   } finally {
     s.close();
-  }
-}
-
-/**
- * Checks that `dir` may receive a model folder: absent, empty, or an earlier EdgeTune model (has
- * metadata.json). Called before training so that a wrong --out fails in milliseconds, not after it.
- * @throws Error naming the folder otherwise.
- */
-export function checkModelFolder(dir: string): void {
-  if (dir.trim() === '') throw new Error('the output folder is empty: name the model folder to write, e.g. --out runs/my-model');
-  const abs = path.resolve(dir);
-  const cwd = process.cwd();
-  if (abs === path.parse(abs).root || cwd === abs || cwd.startsWith(abs + path.sep)) {
-    throw new Error(`output folder ${dir} is the working directory or one of its parents: choose a new folder for --out`);
-  }
-  if (!fs.existsSync(abs)) {
-    // The nearest existing ancestor must take the new folder: fail now, not after training.
-    let anc = path.dirname(abs);
-    while (!fs.existsSync(anc)) anc = path.dirname(anc);
-    try {
-      if (!fs.statSync(anc).isDirectory()) throw new Error('not a folder');
-      fs.accessSync(anc, fs.constants.W_OK);
-    } catch {
-      throw new Error(`cannot create output folder ${dir}: ${anc} is not a writable folder`);
-    }
-    return;
-  }
-  if (!fs.statSync(abs).isDirectory()) throw new Error(`output ${dir} is a file, not a folder: choose another --out`);
-  const entries = fs.readdirSync(abs);
-  if (entries.length && !entries.includes('metadata.json')) {
-    throw new Error(`output folder ${dir} exists and is not an EdgeTune model folder (no metadata.json): choose another --out`);
-  }
-}
-
-/** True when `inner` is `outer` or lies inside it (both resolved). */
-export function isInside(inner: string, outer: string): boolean {
-  const a = path.resolve(inner);
-  const b = path.resolve(outer);
-  return a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
-}
-
-/** Contents of one file of a model folder. */
-export type FileContents = string | Uint8Array;
-
-/**
- * Writes a model folder so that it is complete or absent: everything goes to a temporary sibling
- * folder first, which then replaces `dir` by rename. An existing `dir` (the last good model) stays
- * intact until the new folder is complete, then is removed.
- * @param files relative file name → contents (sub-folders allowed, e.g. 'head/model.json').
- * @throws Error when `dir` exists but is neither empty nor an EdgeTune model folder (no
- *   metadata.json): it is never replaced, so no user data is lost.
- */
-export function writeModelFolder(dir: string, files: Record<string, FileContents>): void {
-  const abs = path.resolve(dir);
-  checkModelFolder(dir);
-  const parent = path.dirname(abs);
-  fs.mkdirSync(parent, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));
-  try {
-    for (const [name, data] of Object.entries(files)) {
-      const p = path.join(tmp, name);
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      fs.writeFileSync(p, data);
-    }
-    const fd = fs.openSync(tmp, 'r');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  if (fs.existsSync(abs)) {
-    const old = `${tmp}.old`;
-    fs.renameSync(abs, old);
-    fs.renameSync(tmp, abs);
-    fs.rmSync(old, { recursive: true, force: true });
-  } else {
-    fs.renameSync(tmp, abs);
   }
 }

@@ -1,91 +1,115 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { scanDataset, stratifiedSplit } from '../dataset';
 import { openBase, embedSamples } from '../base';
 import { presetParams } from '../augment';
-import { resolveBase } from '../models';
+import { resolveBase, defaultModelsDir } from '../models';
 import { initBackend, loadHead, headWeightsWithRanges, predictHead, argmaxRows } from '../head';
-import { exportTflite, exportEdgeTpu, edgeTpuBlocker, verifyExport, writeModelFolder, type Verification, type FileContents } from '../export';
-import { MIN_AGREEMENT, type ModelMetadata } from './train';
+import { exportTflite, exportEdgeTpu, verifyExport } from '../export';
+import {
+  readModelFolder, writeModelFolder, readFolderFiles, checkModelFolder, checkVerification, edgeTpuPlan,
+  type Verification, type FileContents, type ModelMetadata,
+} from '../artifact';
+import { fail } from '../errors';
+import type { Sample } from '../dataset';
+import { setMetrics } from './train';
 import { silentReporter, type Reporter } from './report';
+
+/** Options of `reexport`. */
+export interface ReexportOptions {
+  /** Float head behind a DEQUANTIZE instead of the quantized one (no Edge TPU file then). */
+  float?: boolean;
+  /** true: require model_edgetpu.tflite; false: none; default 'auto' (when eligible and not float). */
+  edgetpu?: boolean | 'auto';
+  /** Write a new model folder here instead of replacing `dir`. */
+  out?: string;
+  modelsDir?: string;
+  threads?: number;
+  reporter?: Reporter;
+}
 
 /** What `reexport` wrote. */
 export interface ReexportResult {
+  dir: string;
   files: string[];
-  /** Absent when the training dataset is no longer where it was (the export is then unverified). */
+  /** Absent when the training photos are no longer where they were (the export is then unverified). */
   verification?: Verification;
 }
 
 /**
  * Re-exports a trained model folder without retraining: the saved tfjs head and its stored
- * calibration ranges are grafted onto the base again (quantized, or float with `float`), and with
- * `edgetpu` onto the base's Edge TPU-compiled extractor. When the training dataset is still in
- * place, the export is verified on the same validation split as at training time.
- * All requests are checked before any work; the folder is then replaced as a whole (complete or
- * unchanged), like a training run's.
- * @throws Error when the folder is not an EdgeTune model, the request is impossible (--edgetpu with
- *   --float, a grid embedding, or a base without a compiled extractor), the base changed (SHA-256),
- *   or the export agrees with the head on < 98% of images.
+ * calibration ranges are grafted onto the base again (quantized, or float with `float`), and onto
+ * the base's Edge TPU-compiled extractor when eligible. When the training photos are still in place,
+ * the export is verified on the same validation and test photos as at training time (recorded in
+ * metadata.json) and the accuracy estimate is measured again on the new file.
+ * The folder written is always consistent: a float export never leaves a quantized
+ * model_edgetpu.tflite beside it. All requests are checked before any work; the folder is then
+ * replaced as a whole (complete or unchanged), or a new one is written with `out`.
+ * @throws EdgeTuneError: BAD_MODEL (not a model folder, unknown format), EDGETPU_UNAVAILABLE
+ *   (--edgetpu impossible), BASE_MISSING, BAD_MODEL (the base changed since training: SHA-256),
+ *   EXPORT_CHECK_FAILED (< 98% agreement), CONFLICT (--out).
  */
-export async function reexport(
-  dir: string, opts: { modelsDir: string; float?: boolean; edgetpu?: boolean; threads?: number; reporter?: Reporter },
-): Promise<ReexportResult> {
+export async function reexport(dir: string, opts: ReexportOptions = {}): Promise<ReexportResult> {
   const r = opts.reporter ?? silentReporter;
-  const metaPath = path.join(dir, 'metadata.json');
-  if (!fs.existsSync(metaPath)) throw new Error(`${dir} is not an EdgeTune model folder (no metadata.json): pass the --out folder of 'edgetune train'`);
-  const meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ModelMetadata;
-  const pooling = meta.base.pooling ?? 'avg';
+  const modelsDir = opts.modelsDir ?? defaultModelsDir();
+  const folder = readModelFolder(dir);
+  const meta: ModelMetadata = JSON.parse(JSON.stringify(folder.metadata));
+  const target = opts.out ?? dir;
+  if (opts.out !== undefined) checkModelFolder(opts.out);
   const float = !!opts.float;
-  if (opts.edgetpu) {
-    const blocker = edgeTpuBlocker(meta.base.name, resolveBase(meta.base.name, opts.modelsDir).spec.edgetpuGraftable, pooling, float);
-    if (blocker) throw new Error(blocker);
-  }
-  await initBackend(meta.options.backend);
+  const resolved = resolveBase(meta.base.name, modelsDir);
+  const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), meta.base.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, meta.base.pooling, float);
+  await initBackend('auto');
   const { model, meta: headMeta } = await loadHead(path.join(dir, 'head'));
-  const base = openBase(meta.base.name, opts.modelsDir, opts.threads, pooling);
+  const base = openBase(meta.base.name, modelsDir, opts.threads, meta.base.pooling);
   try {
     if (base.spec.sha256 !== meta.base.sha256) {
-      throw new Error(`base ${meta.base.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${meta.base.sha256}): retrain the model`);
+      throw fail('BAD_MODEL', `base ${meta.base.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${meta.base.sha256}): retrain the model`);
     }
+    const labels = meta.labels;
+    const describe = { labels, name: path.basename(meta.dataset.root), baseName: meta.base.name };
     const weights = headWeightsWithRanges(model, headMeta.outputRanges);
-    const replaced: Record<string, FileContents> = { 'model.tflite': exportTflite(base.model, weights, { float }) };
-    if (opts.edgetpu) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, pooling);
+    const replaced: Record<string, FileContents> = { 'model.tflite': exportTflite(base.model, weights, { float, ...describe }) };
+    if (tpu.write) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, meta.base.pooling, describe);
+    else if (tpu.note) r.info(tpu.note);
+
+    // Verify on the recorded validation + test photos that still exist.
+    const rel = [...meta.dataset.split.val, ...meta.dataset.split.test];
+    const present = rel.map((f) => path.join(meta.dataset.root, f)).filter((f) => fs.existsSync(f));
     let verification: Verification | undefined;
-    if (fs.existsSync(meta.dataset.root)) {
-      const fit = meta.options.fit ?? 'crop';
-      const ds = scanDataset(meta.dataset.root);
-      const val = stratifiedSplit(ds.samples, meta.options.valSplit, meta.options.seed).val;
-      const e = await embedSamples(base, val, { views: 0, augment: presetParams('none'), seed: 0, fit });
-      const top1 = argmaxRows(predictHead(model, e.clean, e.kept.length, e.dim), headMeta.labels.length);
-      const truth = e.kept.map((s) => headMeta.labels.indexOf(s.label));
-      verification = await verifyExport(replaced['model.tflite'] as Uint8Array, e.kept.map((s) => s.path), top1, truth, opts.threads, fit);
-      r.info(`export check on ${verification.n} validation images: agreement ${(verification.agreement * 100).toFixed(1)}%, accuracy ${(verification.accuracy * 100).toFixed(1)}%`);
-      if (verification.agreement < MIN_AGREEMENT) {
-        throw new Error(`export check failed: agreement ${(verification.agreement * 100).toFixed(1)}% < ${MIN_AGREEMENT * 100}%; the model folder is unchanged`);
+    if (present.length > 0) {
+      const samples: Sample[] = present.map((p) => {
+        const label = path.relative(meta.dataset.root, p).split(path.sep)[0];
+        return { path: p, label, labelIndex: labels.indexOf(label) };
+      }).filter((s) => s.labelIndex >= 0);
+      const e = await embedSamples(base, samples, { views: 0, augment: presetParams('none'), seed: 0, fit: meta.fit });
+      const top1 = argmaxRows(predictHead(model, e.clean, e.kept.length, e.dim), labels.length);
+      const truth = e.kept.map((s) => s.labelIndex);
+      const v = await verifyExport(replaced['model.tflite'] as Uint8Array, e.kept.map((s) => s.path), top1, truth, { threads: opts.threads, fit: meta.fit });
+      r.info(`export check on ${v.n} photos: top-1 agreement with the head ${(v.agreement * 100).toFixed(1)}%`);
+      checkVerification(v, 'the model folder is unchanged');
+      const { predictions, ...rest } = v;
+      verification = rest;
+      meta.metrics.export = rest;
+      const testSet = new Set(meta.dataset.split.test.map((f) => path.join(meta.dataset.root, f)));
+      const testRows = e.kept.map((s, i) => (testSet.has(s.path) ? i : -1)).filter((i) => i >= 0);
+      if (meta.metrics.estimate?.method === 'test-split' && testRows.length > 0) {
+        meta.metrics.estimate = { method: 'test-split', ...setMetrics(testRows.map((i) => truth[i]), testRows.map((i) => predictions[i]), labels) };
       }
+      if (present.length < rel.length) r.warn(`${rel.length - present.length} of the recorded validation/test photos are gone: verified on the ${v.n} left`);
     } else {
-      r.warn(`dataset ${meta.dataset.root} not found: the export is not verified`);
+      r.warn(`the training photos under ${meta.dataset.root} are gone: the export is not verified`);
     }
-    if (opts.edgetpu) meta.files.edgetpu = 'model_edgetpu.tflite';
     meta.quantized = !float;
-    meta.options.float = float;
-    if (verification) meta.metrics.export = verification;
+    meta.options = { ...meta.options, float, edgetpu: opts.edgetpu ?? meta.options.edgetpu };
+    if (tpu.write) meta.files.edgetpu = 'model_edgetpu.tflite';
+    else delete meta.files.edgetpu;
     replaced['metadata.json'] = JSON.stringify(meta, null, 2) + '\n';
-    writeModelFolder(dir, { ...readFolder(dir), ...replaced });
-    return { files: Object.keys(replaced).map((f) => path.join(dir, f)), verification };
+    const files = { ...readFolderFiles(dir), ...replaced };
+    if (!tpu.write) delete files['model_edgetpu.tflite'];
+    writeModelFolder(target, files);
+    return { dir: target, files: Object.keys(replaced).map((f) => path.join(target, f)), verification };
   } finally {
     base.session.close();
     model.dispose();
   }
-}
-
-/** Every file of a model folder (a few MB), by relative path, to rewrite the folder as a whole. */
-function readFolder(dir: string): Record<string, FileContents> {
-  const out: Record<string, FileContents> = {};
-  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const abs = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
-    out[path.relative(dir, abs)] = fs.readFileSync(abs);
-  }
-  return out;
 }

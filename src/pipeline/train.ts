@@ -1,89 +1,41 @@
 import * as path from 'node:path';
-import { scanDataset, stratifiedSplit, type Dataset, type Sample } from '../dataset';
-import { presetParams, type Preset } from '../augment';
-import type { Fit } from '../image';
-import { openBase, embedSamples, type Base, type EmbeddedSamples } from '../base';
-import { DEFAULT_BASE, resolveBase } from '../models';
 import {
-  initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead, DEFAULT_HEAD,
-  type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName,
+  scanDataset, splitDataset, kFolds, classBalance, groupDuplicates, perceptualHash, formatLabelsFile,
+  type Dataset, type Sample,
+} from '../dataset';
+import { presetParams } from '../augment';
+import { openBase, embedSamples, type Base, type EmbeddedSamples } from '../base';
+import { diskCache, noCache, defaultCacheDir, type EmbeddingCache } from '../base/cache';
+import { defaultModelsDir, resolveBase } from '../models';
+import {
+  initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead,
+  type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName, type TrainedHead,
 } from '../head';
-import type { HeadWeights, Pooling } from '../tflite';
-import { exportTflite, exportEdgeTpu, edgeTpuBlocker, verifyExport, writeModelFolder, checkModelFolder, isInside, type Verification, type FileContents } from '../export';
-import { historyCurvesSvg, svgToPng } from '../eval';
-import { silentReporter, type Reporter } from './report';
+import type { HeadWeights } from '../tflite';
+import { exportTflite, exportEdgeTpu, verifyExport } from '../export';
+import {
+  MODEL_FORMAT, checkModelFolder, isInside, writeModelFolder, checkVerification, edgeTpuPlan,
+  type ModelMetadata, type SetMetrics, type FileContents,
+} from '../artifact';
+import { classificationReport, historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
+import { resolveTrainOptions, IMBALANCE_RATIO, type TrainOptions, type TrainOptionsInput } from '../options';
+import { fail } from '../errors';
+import { silentReporter, phaseProgress, type Reporter } from './report';
 
-/** Below this top-1 agreement between the exported model and the trained head, export fails. */
-export const MIN_AGREEMENT = 0.98;
-
-/** Everything `train` can be told; `defaultTrainOptions` fills the rest. */
-export interface TrainOptions {
-  /** Base name (`edgetune models list`). */
-  base: string;
-  /** Where the pretrained bases are installed. */
-  modelsDir: string;
-  head: HeadSpec;
-  /** Fraction of each class held out for validation (0 < f < 1). */
-  valSplit: number;
-  /** Augmentation preset: 'objects' (flips), 'digits' (no flips), 'none'. */
-  preset: Preset;
-  /** How non-square photos become square (default 'crop'). Kept in metadata.json for prediction. */
-  fit: Fit;
-  /** Embedding: 'avg' (global average, Edge TPU-ready) or 'grid' (2×2); default: the preset's (`defaultPooling`). */
-  pooling: Pooling;
-  /** Augmented views embedded per training image (0 = no augmentation). */
-  augViews: number;
-  /** Seed of the split, the augmentation and the head. */
-  seed: number;
-  /** Export a float head behind a DEQUANTIZE instead of a quantized one. */
-  float: boolean;
-  /** 'auto': also write model_edgetpu.tflite when the base has a compiled extractor; true: require it. */
-  edgetpu: boolean | 'auto';
-  /** Interpreter threads (default: the machine's cores). */
+/** How a run is carried out: machine and process settings that do not change the trained model. */
+export interface RunOptions {
+  /** Where the pretrained bases are installed (default: `defaultModelsDir()`, $EDGETUNE_MODELS). */
+  modelsDir?: string;
+  /** Embedding cache folder (default `defaultCacheDir()`, $EDGETUNE_CACHE); false = no cache. */
+  cacheDir?: string | false;
+  /** Interpreter threads (default: cores − 1, at least 1). */
   threads?: number;
-  backend: BackendChoice;
-  reporter: Reporter;
-}
-
-/** Defaults, measured on ../shared/datasets (README, "Training defaults"). */
-export function defaultTrainOptions(modelsDir: string): TrainOptions {
-  return {
-    base: DEFAULT_BASE, modelsDir, head: { ...DEFAULT_HEAD }, valSplit: 0.2, preset: 'objects', fit: 'crop', pooling: 'avg',
-    augViews: 2, seed: 1, float: false, edgetpu: 'auto', backend: 'auto', reporter: silentReporter,
-  };
-}
-
-/**
- * The pooling a preset implies when --pooling is not given: 'grid' for digits (a global average
- * forgets where strokes are: measured on the shared digit photos, about 83% → 91% validation
- * accuracy), 'avg' otherwise (objects are recognised anywhere in the frame, and only the global
- * average has Coral's compiled Edge TPU extractor).
- */
-export function defaultPooling(preset: Preset): Pooling {
-  return preset === 'digits' ? 'grid' : 'avg';
-}
-
-/** Options with defaults filled in; the pooling follows the preset unless given. */
-export function resolveOptions(options: Partial<TrainOptions> & { modelsDir: string }): TrainOptions {
-  const d = defaultTrainOptions(options.modelsDir);
-  // An option given as undefined means "the default", as on the command line.
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<TrainOptions>;
-  const preset = given.preset ?? d.preset;
-  return { ...d, ...given, modelsDir: options.modelsDir, preset, pooling: given.pooling ?? defaultPooling(preset), head: { ...DEFAULT_HEAD, ...given.head } };
-}
-
-/** metadata.json of a model folder. */
-export interface ModelMetadata {
-  format: 'edgetune-model/1';
-  created: string;
-  base: { name: string; file: string; sha256: string; inputSize: number; embeddingDim: number; pooling: Pooling };
-  labels: string[];
-  quantized: boolean;
-  files: { model: string; edgetpu?: string; labels: string; head: string; history: string; curves: string[] };
-  options: Omit<TrainOptions, 'reporter' | 'modelsDir'>;
-  dataset: { root: string; train: number; val: number; skipped: { path: string; reason: string }[] };
-  training: { backend: BackendName; epochs: number; bestEpoch: number; stoppedEarly: boolean; seconds: { embed: number; train: number; export: number } };
-  metrics: { val_accuracy: number; val_loss: number; export: Verification };
+  /** TensorFlow.js backend for the head (default 'auto': tfjs-node if installed, else WASM). */
+  backend?: BackendChoice;
+  /** Where progress and warnings go (default: silent). */
+  reporter?: Reporter;
+  /** Cancels the run between steps; it then rejects with EdgeTuneError('CANCELLED') and writes nothing. */
+  signal?: AbortSignal;
 }
 
 /** What `train` returns. */
@@ -93,89 +45,170 @@ export interface TrainResult {
   history: EpochRecord[];
 }
 
-/** Clean and augmented embeddings of one dataset split, ready for the head. */
-interface Embedded {
-  train: EmbeddedSamples;
-  val: EmbeddedSamples;
+/** A dataset embedded by a base and split: what head training (and a sweep) starts from. */
+export interface Prepared {
+  ds: Dataset;
+  base: Base;
+  /** Clean embeddings of every readable photo (index = position in `all.kept`). */
+  all: EmbeddedSamples;
+  /** Indices into `all.kept` per set. */
+  split: { train: number[]; val: number[]; test: number[] };
+  /** Duplicate group id per kept photo (photos of one group share an id). */
+  groupOf: Int32Array;
+  /** Groups of ≥ 2 identical/near-identical photos, and those spanning classes. */
+  duplicates: number[][];
+  conflicts: number[][];
+  /** Class weights in effect. */
+  classWeights: 'none' | 'balanced';
+  /** How the accuracy estimate is made: a test split, or k-fold when a class is too small for one. */
+  estimate: 'test-split' | 'k-fold' | 'none';
+  /** Augmented views of the training photos: rows i·K … i·K+K−1 belong to split.train[i]. */
+  trainViews: Float32Array;
+  cache: EmbeddingCache;
+  /** Time spent embedding, s. */
+  seconds: number;
 }
+
+/** Photos every class keeps in validation and in test (when it is big enough for both). */
+export const MIN_PER_CLASS = 3;
 
 /**
- * The main job: dataset folder → augmented embeddings from the base without its top → head with
- * early stopping → quantized TFLite export verified on the validation images → model folder.
+ * The main job: dataset folder → embeddings from the base without its top (cached) → duplicate-aware
+ * split into train / validation / test → head with augmentation and early stopping → quantized
+ * TFLite export verified against the head → the honest accuracy estimate on the test photos →
+ * model folder.
  *
- * Writes `out/` atomically: model.tflite, [model_edgetpu.tflite], labels.txt, metadata.json,
- * history.json, curves.svg/.png, head/ (tfjs layers format with calibration ranges).
+ * Writes `out/` atomically (see src/artifact for the layout). Options not given take the defaults of
+ * `src/options` (nested subsets allowed: `{ head: { epochs: 5 } }`).
  *
- * @throws Error on a bad dataset (fewer than 2 classes, a class with fewer than 2 readable
- *   images), a missing base, or an export whose top-1 agreement with the head is below 98%.
+ * @throws EdgeTuneError: BAD_OPTION, BAD_DATASET (fewer than 2 classes, a class without readable
+ *   photos), BASE_MISSING, CONFLICT (--out), EDGETPU_UNAVAILABLE (--edgetpu impossible),
+ *   EXPORT_CHECK_FAILED (agreement below 98%), CANCELLED.
  */
-export async function train(datasetDir: string, out: string, options: Partial<TrainOptions> & { modelsDir: string }): Promise<TrainResult> {
-  const o = resolveOptions(options);
+export async function train(datasetDir: string, out: string, input: TrainOptionsInput & RunOptions = {}): Promise<TrainResult> {
+  const { o, run } = splitInput(input);
   checkModelFolder(out);
   if (isInside(out, datasetDir)) {
-    throw new Error(`output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
+    throw fail('BAD_OPTION', `output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
   }
-  await initBackend(o.backend); // a missing backend fails here, not after embedding
-  if (o.edgetpu === true) {
-    const blocker = edgeTpuBlocker(o.base, resolveBase(o.base, o.modelsDir).spec.edgetpuGraftable, o.pooling, o.float);
-    if (blocker) throw new Error(blocker);
-  }
-  const prepared = await prepareEmbeddings(datasetDir, o);
+  const backend = await initBackend(run.backend); // a missing backend fails here, not after embedding
+  const r = run.reporter;
+  const spec = resolveBase(o.base, run.modelsDir);
+  const tpu = edgeTpuPlan(o.edgetpu, o.base, spec.spec.edgetpuGraftable, spec.edgetpuPath !== undefined, o.pooling, o.float);
+  const p = await prepare(datasetDir, o, run);
   try {
-    return await trainPrepared(prepared, datasetDir, out, o);
+    return await trainPrepared(p, datasetDir, out, o, run, backend, tpu);
   } finally {
-    prepared.base.session.close();
+    p.base.session.close();
   }
 }
 
-async function trainPrepared(p: Prepared, datasetDir: string, out: string, o: TrainOptions): Promise<TrainResult> {
-  const r = o.reporter;
-  const { ds, base, emb, trainSet, valSet, seconds: tEmbed } = p;
-  const backend = await initBackend(o.backend);
-  r.info(`head: Dense ${[...o.head.hidden, ds.labels.length].join(' → ')} (dropout ${o.head.dropout}) on TensorFlow.js backend '${backend}'`);
+/** Options with defaults, and the run settings with theirs. */
+export function splitInput(input: TrainOptionsInput & RunOptions): { o: TrainOptions; run: Required<Omit<RunOptions, 'signal' | 'threads'>> & Pick<RunOptions, 'signal' | 'threads'> } {
+  const { modelsDir, cacheDir, threads, backend, reporter, signal, ...rest } = input;
+  return {
+    o: resolveTrainOptions(rest),
+    run: {
+      modelsDir: modelsDir ?? defaultModelsDir(),
+      cacheDir: cacheDir ?? defaultCacheDir(),
+      threads,
+      backend: backend ?? 'auto',
+      reporter: reporter ?? silentReporter,
+      signal,
+    },
+  };
+}
+
+async function trainPrepared(
+  p: Prepared, datasetDir: string, out: string, o: TrainOptions, run: ReturnType<typeof splitInput>['run'],
+  backend: BackendName, tpu: { write: boolean; note?: string },
+): Promise<TrainResult> {
+  const r = run.reporter;
+  const { ds, base, all } = p;
+  const labels = ds.labels;
+  const spec = headSpec(o, p.classWeights);
+  const trainSet = trainingSet(p, p.split.train, o.augViews);
+  const valSet = rowsOf(all, p.split.val);
+
+  r.info(`head: Dense ${[...spec.hidden, labels.length].join(' → ')} (dropout ${spec.dropout}${spec.classWeights === 'balanced' ? ', balanced class weights' : ''}) on TensorFlow.js backend '${backend}'`);
   const t1 = performance.now();
-  const bar = r.progress('training', o.head.epochs);
-  const trained = await trainHead(trainSet, valSet, ds.labels.length, o.head, (e) =>
-    bar.update(e.epoch, `loss ${e.loss.toFixed(3)} acc ${e.accuracy.toFixed(3)} val_loss ${e.val_loss.toFixed(3)} val_acc ${e.val_accuracy.toFixed(3)}`));
-  bar.stop();
+  const trained = await fitHead(trainSet, valSet, labels.length, spec, r, run.signal);
   const tTrain = (performance.now() - t1) / 1000;
   const best = trained.history[trained.bestEpoch - 1];
-  r.info(`best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${(best.val_accuracy * 100).toFixed(1)}%`);
+  r.info(`best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${pct(best.val_accuracy)} (chosen on these photos: optimistic)`);
 
+  let estimate: ModelMetadata['metrics']['estimate'];
+  if (p.estimate === 'k-fold') estimate = await kFoldEstimate(p, o, spec, r, run.signal);
+
+  // Export, then check it on validation + test photos: agreement with the head (the gate) and, on
+  // the test photos, the estimate of what the shipped file does on photos it never saw.
   const t2 = performance.now();
   const weights = headWeights(trained.model, trainSet);
-  const headTop1 = argmaxRows(predictHead(trained.model, valSet.x, valSet.n, valSet.dim), ds.labels.length);
-  const files = await exportFiles(base, weights, o, emb.val.kept, headTop1, r);
+  const checkIdx = [...p.split.val, ...p.split.test];
+  const headTop1 = argmaxRows(predictHead(trained.model, rowsOf(all, checkIdx).x, checkIdx.length, all.dim), labels.length);
+  const model = exportTflite(base.model, weights, { float: o.float, labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
+  const bar = phaseProgress(r, 'export', 'checking the exported model', checkIdx.length);
+  const v = await verifyExport(model, checkIdx.map((i) => all.kept[i].path), headTop1, checkIdx.map((i) => all.kept[i].labelIndex), {
+    threads: run.threads, fit: o.fit, signal: run.signal, onProgress: (d) => bar.update(d),
+  });
+  bar.stop();
+  r.info(`export check on ${v.n} photos: top-1 agreement with the head ${pct(v.agreement)}, ${v.msPerImage.toFixed(1)} ms/photo`);
+  checkVerification(v, o.float ? 'report this as a bug' : 'try --float');
+  if (p.estimate === 'test-split') {
+    const nVal = p.split.val.length;
+    const truth = p.split.test.map((i) => all.kept[i].labelIndex);
+    estimate = { method: 'test-split', ...setMetrics(truth, v.predictions.slice(nVal), labels) };
+  }
+  let edgetpu: Uint8Array | undefined;
+  if (tpu.write) edgetpu = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, o.pooling, { labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
+  else if (tpu.note) r.info(tpu.note);
   const tExport = (performance.now() - t2) / 1000;
 
+  if (estimate) {
+    r.info(`estimated accuracy on photos never used for training or early stopping (${estimate.method === 'k-fold' ? `${estimate.folds}-fold cross-validation` : 'test split'}, ${estimate.n} photos): ${pct(estimate.accuracy)}`);
+  } else {
+    r.warn('no accuracy estimate: --test-split 0 leaves no photos that training did not see; the validation accuracy above is optimistic');
+  }
+
   const history = trained.history;
-  const curvesSvg = await historyCurvesSvg(history, { title: `${path.basename(path.resolve(datasetDir))} on ${o.base}`, bestEpoch: trained.bestEpoch });
-  const head = await serializeHead(trained.model, { labels: ds.labels, outputRanges: weights.layers.map((l) => l.outputRange) });
-  const { reporter: _r, modelsDir: _m, ...recorded } = o;
+  const title = `${path.basename(path.resolve(datasetDir))} on ${o.base}`;
+  const curvesSvg = await historyCurvesSvg(history, { title, bestEpoch: trained.bestEpoch });
+  const head = await serializeHead(trained.model, { labels, outputRanges: weights.layers.map((l) => l.outputRange) });
+  const rel = (i: number) => path.relative(ds.root, all.kept[i].path);
   const metadata: ModelMetadata = {
-    format: 'edgetune-model/1',
+    format: MODEL_FORMAT,
     created: new Date().toISOString(),
+    edgetune: VERSION,
     base: { name: base.spec.name, file: base.spec.file, sha256: base.spec.sha256, inputSize: base.inputSize, embeddingDim: base.dim, pooling: base.pooling },
-    labels: ds.labels,
+    fit: o.fit,
+    labels,
     quantized: !o.float,
     files: {
-      model: 'model.tflite', ...(files.edgetpu ? { edgetpu: 'model_edgetpu.tflite' } : {}),
+      model: 'model.tflite', ...(edgetpu ? { edgetpu: 'model_edgetpu.tflite' } : {}),
       labels: 'labels.txt', head: 'head/model.json', history: 'history.json', curves: ['curves.svg', 'curves.png'],
+      ...(estimate ? { confusion: ['confusion.svg', 'confusion.png'] } : {}),
     },
-    options: recorded,
+    options: o,
     dataset: {
-      root: path.resolve(datasetDir), train: emb.train.kept.length, val: emb.val.kept.length,
-      skipped: [...ds.ignored, ...emb.train.skipped, ...emb.val.skipped],
+      root: ds.root,
+      counts: { train: p.split.train.length, val: p.split.val.length, test: p.split.test.length },
+      split: { train: p.split.train.map(rel), val: p.split.val.map(rel), test: p.split.test.map(rel) },
+      classCounts: Object.fromEntries(labels.map((l, c) => [l, all.kept.filter((s) => s.labelIndex === c).length])),
+      skipped: [...ds.ignored, ...all.skipped],
+      duplicates: p.duplicates.map((g) => g.map(rel)),
+      conflicts: p.conflicts.map((g) => ({ paths: g.map(rel), labels: [...new Set(g.map((i) => all.kept[i].label))] })),
     },
     training: {
       backend, epochs: history.length, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly,
-      seconds: { embed: round(tEmbed), train: round(tTrain), export: round(tExport) },
+      classWeights: p.classWeights,
+      seconds: { embed: round(p.seconds), train: round(tTrain), export: round(tExport) },
+      cache: { ...p.cache.stats },
     },
-    metrics: { val_accuracy: best.val_accuracy, val_loss: best.val_loss, export: files.verification },
+    metrics: { val_accuracy: best.val_accuracy, val_loss: best.val_loss, ...(estimate ? { estimate } : {}), export: stripPredictions(v) },
   };
   const folder: Record<string, FileContents> = {
-    'model.tflite': files.model,
-    'labels.txt': ds.labels.join('\n') + '\n',
+    'model.tflite': model,
+    'labels.txt': formatLabelsFile(labels),
     'metadata.json': JSON.stringify(metadata, null, 2) + '\n',
     'history.json': JSON.stringify(history, null, 2) + '\n',
     'curves.svg': curvesSvg,
@@ -183,49 +216,116 @@ async function trainPrepared(p: Prepared, datasetDir: string, out: string, o: Tr
     'head/model.json': head.modelJson,
     'head/weights.bin': head.weightsBin,
   };
-  if (files.edgetpu) folder['model_edgetpu.tflite'] = files.edgetpu;
+  if (estimate) {
+    const svg = await confusionMatrixSvg({ accuracy: estimate.accuracy, perClass: estimate.perClass, confusion: estimate.confusion, labels });
+    folder['confusion.svg'] = svg;
+    folder['confusion.png'] = await svgToPng(svg);
+  }
+  if (edgetpu) folder['model_edgetpu.tflite'] = edgetpu;
+  if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
   writeModelFolder(out, folder);
   trained.model.dispose();
-  r.info(`wrote ${out}/model.tflite${files.edgetpu ? ' and model_edgetpu.tflite' : ''}`);
+  r.info(`wrote ${out}/model.tflite${edgetpu ? ' and model_edgetpu.tflite' : ''}`);
   return { dir: out, metadata, history };
 }
 
-/** A dataset embedded by a base: what head training (and a sweep) starts from. */
-export interface Prepared {
-  ds: Dataset;
-  base: Base;
-  emb: Embedded;
-  /** Clean + augmented training embeddings. */
-  trainSet: EmbeddingSet;
-  /** Clean validation embeddings. */
-  valSet: EmbeddingSet;
-  /** Time spent embedding, s. */
-  seconds: number;
+/** The version of this package (metadata.json `edgetune`). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../../package.json').version;
+
+function stripPredictions<T extends { predictions?: unknown }>(v: T): Omit<T, 'predictions'> {
+  const { predictions: _p, ...rest } = v;
+  return rest;
+}
+
+/** The head's full spec from the options: the seed reaches the head, class weights resolved. */
+export function headSpec(o: TrainOptions, classWeights: 'none' | 'balanced'): HeadSpec {
+  return { ...o.head, hidden: [...o.head.hidden], classWeights, seed: o.seed };
+}
+
+async function fitHead(train: EmbeddingSet, val: EmbeddingSet, classes: number, spec: HeadSpec, r: Reporter, signal?: AbortSignal, title = 'training'): Promise<TrainedHead> {
+  const bar = phaseProgress(r, 'train', title, spec.epochs);
+  try {
+    return await trainHead(train, val, classes, spec, {
+      signal,
+      onEpoch: (e) => bar.step(e.epoch, e,
+        `loss ${e.loss.toFixed(3)} acc ${e.accuracy.toFixed(3)} val_loss ${e.val_loss.toFixed(3)} val_acc ${e.val_accuracy.toFixed(3)}`),
+    });
+  } finally {
+    bar.stop();
+  }
 }
 
 /**
- * Scans and splits a dataset, opens the base and embeds the split (with augmented views of the
- * training images). The caller closes `base.session`.
- * @throws Error on a bad dataset or a missing base.
+ * Scans, embeds (cached), finds duplicates, checks the class balance and splits a dataset; then
+ * embeds the augmented views of the training photos. The caller closes `base.session`.
+ * @throws EdgeTuneError on a bad dataset, a missing base, or cancellation.
  */
-export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Promise<Prepared> {
-  const r = o.reporter;
-  resolveBase(o.base, o.modelsDir); // fail fast on a missing base, before scanning the dataset
+export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnType<typeof splitInput>['run']): Promise<Prepared> {
+  const r = run.reporter;
+  resolveBase(o.base, run.modelsDir); // fail fast on a missing base, before scanning the dataset
   const ds = scanDataset(datasetDir);
-  ds.ignored.forEach((s) => r.warn(`skipped ${s.path}: ${s.reason}`));
-  const split = stratifiedSplit(ds.samples, o.valSplit, o.seed);
-  r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${ds.samples.length} images (${split.train.length} training / ${split.val.length} validation before decoding)`);
-  const base = openBase(o.base, o.modelsDir, o.threads, o.pooling);
-  r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8, embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} interpreter thread${base.session.threads === 1 ? '' : 's'}`);
-  const t0 = performance.now();
+  reportSkipped(r, ds.ignored);
+  const base = openBase(o.base, run.modelsDir, run.threads, o.pooling);
   try {
-    const emb = await embedSplit(base, split.train, split.val, o, r);
-    checkClasses(ds.labels, emb.train.kept, emb.val.kept);
+    r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${ds.samples.length} photos`);
+    r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8 (${o.fit}), embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} interpreter thread${base.session.threads === 1 ? '' : 's'}`);
+    const cache = run.cacheDir === false ? noCache() : diskCache(run.cacheDir);
+    const aug = presetParams(o.preset);
+    const t0 = performance.now();
+    const bar = phaseProgress(r, 'embed', 'embedding', ds.samples.length);
+    const all = await embedSamples(base, ds.samples, {
+      views: 0, augment: aug, seed: o.seed, fit: o.fit, cache, fingerprint: phashHex, signal: run.signal, onProgress: (d) => bar.update(d),
+    });
+    bar.stop();
+    reportSkipped(r, all.skipped);
+    checkClassesPresent(ds.labels, all.kept);
+
+    // Identical and near-identical photos (burst shots, re-imports) stay on one side of every split.
+    const dups = groupDuplicates(all.kept.map((s, i) => ({ key: all.sha[i], hash: BigInt(`0x${all.info[i].phash || '0'}`), labelIndex: s.labelIndex })));
+    if (dups.groups.length) {
+      const n = dups.groups.reduce((a, g) => a + g.length, 0);
+      r.info(`${n} photos form ${dups.groups.length} groups of identical or near-identical photos: each group stays on one side of the split`);
+    }
+    for (const g of dups.conflicts) {
+      r.warn(`conflict: ${g.map((i) => path.relative(ds.root, all.kept[i].path)).join(', ')} are the same photo in different classes (${[...new Set(g.map((i) => all.kept[i].label))].join(', ')}): keep it in one class`);
+    }
+
+    // Class balance: warn with the counts; 'auto' class weights become balanced above the ratio.
+    const bal = classBalance(all.kept, ds.labels.length);
+    let classWeights: 'none' | 'balanced' = o.head.classWeights === 'balanced' ? 'balanced' : 'none';
+    if (bal.ratio > IMBALANCE_RATIO) {
+      const counts = ds.labels.map((l, c) => `${l} ${bal.counts[c]}`).join(', ');
+      r.warn(`classes are imbalanced (${counts}: largest/smallest ${bal.ratio.toFixed(1)}× > ${IMBALANCE_RATIO}×)${o.head.classWeights === 'auto' ? ': using balanced class weights (--class-weights none to turn off)' : ''}; add photos to the small classes`);
+      if (o.head.classWeights === 'auto') classWeights = 'balanced';
+    }
+
+    // Split: test (held out from everything), validation (early stopping), training.
+    let estimate: Prepared['estimate'] = o.testSplit > 0 ? 'test-split' : 'none';
+    let sp = splitDataset(all.kept, { valFraction: o.valSplit, testFraction: o.testSplit, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
+    if (o.testSplit > 0 && sp.infeasible.length) {
+      r.warn(`class ${sp.infeasible.join(', ')} is too small for ${MIN_PER_CLASS} validation and ${MIN_PER_CLASS} test photos: the accuracy estimate comes from ${o.folds}-fold cross-validation instead, and every photo is used for the model`);
+      estimate = 'k-fold';
+      sp = splitDataset(all.kept, { valFraction: o.valSplit, testFraction: 0, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
+    }
+    const index = new Map(all.kept.map((s, i) => [s, i]));
+    const split = { train: sp.train.map((s) => index.get(s)!), val: sp.val.map((s) => index.get(s)!), test: sp.test.map((s) => index.get(s)!) };
+    checkClassesPresent(ds.labels, sp.train, 'training');
+    checkClassesPresent(ds.labels, sp.val, 'validation');
+    r.info(`split: ${split.train.length} training / ${split.val.length} validation / ${split.test.length} test photos`);
+
+    // Augmented views of the training photos (their clean embeddings are cached: no re-embedding).
+    const vbar = phaseProgress(r, 'augment', `embedding ${o.augViews} augmented view${o.augViews === 1 ? '' : 's'} per training photo`, split.train.length);
+    const views = o.augViews > 0
+      ? await embedSamples(base, sp.train, { views: o.augViews, augment: aug, seed: o.seed, fit: o.fit, cache, signal: run.signal, onProgress: (d) => vbar.update(d) })
+      : undefined;
+    vbar.stop();
+    if (views && views.kept.length !== split.train.length) {
+      throw fail('BAD_IMAGE', `a training photo could not be read a second time (${views.skipped.map((s) => s.path).join(', ')}): was it changed during training?`);
+    }
     return {
-      ds, base, emb,
-      trainSet: trainingSet(emb.train, o.augViews),
-      valSet: toSet(emb.val.clean, emb.val.kept, emb.val.dim),
-      seconds: (performance.now() - t0) / 1000,
+      ds, base, all, split, groupOf: dups.groupOf, duplicates: dups.groups, conflicts: dups.conflicts, classWeights, estimate,
+      trainViews: views?.views ?? new Float32Array(0), cache, seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
     base.session.close();
@@ -233,66 +333,115 @@ export async function prepareEmbeddings(datasetDir: string, o: TrainOptions): Pr
   }
 }
 
-async function embedSplit(base: Base, train: Sample[], val: Sample[], o: TrainOptions, r: Reporter): Promise<Embedded> {
-  const aug = presetParams(o.preset);
-  const total = train.length + val.length;
-  const bar = r.progress(`embedding (${o.augViews} augmented view${o.augViews === 1 ? '' : 's'} per training image)`, total);
-  const warnSkips = (e: EmbeddedSamples) => e.skipped.forEach((s) => r.warn(`skipped ${s.path}: ${s.reason}`));
-  const t = await embedSamples(base, train, { views: o.augViews, augment: aug, seed: o.seed, fit: o.fit, onProgress: (d) => bar.update(d) });
-  const v = await embedSamples(base, val, { views: 0, augment: aug, seed: o.seed, fit: o.fit, onProgress: (d) => bar.update(train.length + d) });
-  bar.stop();
-  warnSkips(t);
-  warnSkips(v);
-  return { train: t, val: v };
+/** Perceptual hash of preprocessed pixels as 16 hex digits (stored in the embedding cache). */
+function phashHex(pixels: Uint8Array, size: number): string {
+  return perceptualHash(pixels, size).toString(16).padStart(16, '0');
 }
 
-/** Every class must keep at least one readable training and one validation image. */
-function checkClasses(labels: string[], train: Sample[], val: Sample[]): void {
-  for (const [name, set] of [['training', train], ['validation', val]] as const) {
-    const seen = new Set(set.map((s) => s.labelIndex));
-    const missing = labels.filter((_, i) => !seen.has(i));
-    if (missing.length) throw new Error(`class ${missing.join(', ')} has no readable ${name} image: add at least 2 readable images per class`);
+/** Every file not used, one warning each (the CLI shows them; metadata.json keeps them). */
+function reportSkipped(r: Reporter, skipped: { path: string; reason: string }[]): void {
+  for (const s of skipped) r.warn(`skipped ${s.path}: ${s.reason}`);
+}
+
+function checkClassesPresent(labels: string[], set: Sample[], what = 'readable'): void {
+  const seen = new Set(set.map((s) => s.labelIndex));
+  const missing = labels.filter((_, i) => !seen.has(i));
+  if (missing.length) {
+    throw fail('BAD_DATASET', `class ${missing.join(', ')} has no ${what} photo: add at least ${what === 'readable' ? 2 : MIN_PER_CLASS + 1} readable photos per class`);
   }
 }
 
-/** The head's training set: each kept image's clean embedding plus its augmented views. */
-export function trainingSet(e: EmbeddedSamples, views: number): EmbeddingSet {
-  const n = e.kept.length * (1 + views);
-  const x = new Float32Array(n * e.dim);
+/**
+ * The head's training set: the clean embedding of each training photo plus its augmented views.
+ * @param idx indices into `p.all.kept` (p.split.train, or a fold's training part).
+ * @param views views per photo to include (≤ the views embedded).
+ */
+export function trainingSet(p: Prepared, idx: number[], views: number): EmbeddingSet {
+  const { all } = p;
+  const dim = all.dim;
+  const K = p.trainViews.length / Math.max(1, p.split.train.length * dim);
+  const pos = new Map(p.split.train.map((i, j) => [i, j]));
+  const withViews = idx.filter((i) => pos.has(i));
+  const n = idx.length + withViews.length * Math.min(views, K);
+  const x = new Float32Array(n * dim);
   const y = new Int32Array(n);
-  x.set(e.clean, 0);
-  x.set(e.views, e.clean.length);
-  e.kept.forEach((s, i) => {
-    y[i] = s.labelIndex;
-    for (let v = 0; v < views; v++) y[e.kept.length + i * views + v] = s.labelIndex;
-  });
-  return { x, y, n, dim: e.dim };
+  let row = 0;
+  for (const i of idx) {
+    x.set(all.clean.subarray(i * dim, (i + 1) * dim), row * dim);
+    y[row++] = all.kept[i].labelIndex;
+  }
+  for (const i of withViews) {
+    const j = pos.get(i)!;
+    for (let v = 0; v < Math.min(views, K); v++) {
+      const at = (j * K + v) * dim;
+      x.set(p.trainViews.subarray(at, at + dim), row * dim);
+      y[row++] = all.kept[i].labelIndex;
+    }
+  }
+  return { x, y, n, dim };
 }
 
-function toSet(x: Float32Array, kept: Sample[], dim: number): EmbeddingSet {
-  return { x, y: Int32Array.from(kept.map((s) => s.labelIndex)), n: kept.length, dim };
+/** Clean embeddings of some kept photos. */
+export function rowsOf(all: EmbeddedSamples, idx: number[]): EmbeddingSet {
+  const x = new Float32Array(idx.length * all.dim);
+  idx.forEach((i, r) => x.set(all.clean.subarray(i * all.dim, (i + 1) * all.dim), r * all.dim));
+  return { x, y: Int32Array.from(idx.map((i) => all.kept[i].labelIndex)), n: idx.length, dim: all.dim };
 }
 
-async function exportFiles(
-  base: Base, weights: HeadWeights, o: TrainOptions, val: Sample[], headTop1: number[], r: Reporter,
-): Promise<{ model: Uint8Array; edgetpu?: Uint8Array; verification: Verification }> {
-  const model = exportTflite(base.model, weights, { float: o.float });
-  const verification = await verifyExport(model, val.map((s) => s.path), headTop1, val.map((s) => s.labelIndex), o.threads, o.fit);
-  r.info(`export check on ${verification.n} validation images: top-1 agreement with the head ${(verification.agreement * 100).toFixed(1)}%, accuracy ${(verification.accuracy * 100).toFixed(1)}%, ${verification.msPerImage.toFixed(1)} ms/image`);
-  if (verification.agreement < MIN_AGREEMENT) {
-    throw new Error(`export check failed: the exported model agrees with the trained head on only ${(verification.agreement * 100).toFixed(1)}% of validation images (need ≥ ${MIN_AGREEMENT * 100}%); try --float`);
+/**
+ * Out-of-fold estimate: the photos are cut into k stratified folds (duplicate groups kept whole);
+ * for each fold a head is trained on the others (early stopping on a validation part of them) and
+ * scores the fold it never saw. Used when a class is too small for a test split.
+ */
+export async function kFoldEstimate(p: Prepared, o: TrainOptions, spec: HeadSpec, r: Reporter, signal?: AbortSignal): Promise<SetMetrics & { method: 'k-fold'; folds: number }> {
+  const scored = await crossValidate(p, o, spec, r, signal);
+  return { method: 'k-fold', folds: scored.folds, ...setMetrics(scored.truth, scored.predicted, p.ds.labels) };
+}
+
+/**
+ * k-fold cross-validation of one head spec on prepared embeddings (augmented views only for the
+ * photos of the training split, as embedded).
+ * @returns true and out-of-fold predicted class per photo (in `p.all.kept` order of the scored photos).
+ */
+export async function crossValidate(p: Prepared, o: TrainOptions, spec: HeadSpec, r: Reporter, signal?: AbortSignal): Promise<{ truth: number[]; predicted: number[]; folds: number }> {
+  const idx = [...p.split.train, ...p.split.val];
+  const samples = idx.map((i) => p.all.kept[i]);
+  const k = Math.max(2, Math.min(o.folds, minClassCount(samples, p.ds.labels.length)));
+  const fold = kFolds(samples, k, o.seed, Int32Array.from(idx.map((i) => p.groupOf[i])));
+  const truth: number[] = [];
+  const predicted: number[] = [];
+  for (let f = 0; f < k; f++) {
+    const test = idx.filter((_, j) => fold[j] === f);
+    const valFold = (f + 1) % k;
+    const val = idx.filter((_, j) => fold[j] === valFold);
+    const tr = idx.filter((_, j) => fold[j] !== f && fold[j] !== valFold);
+    const head = await fitHead(trainingSet(p, tr, o.augViews), rowsOf(p.all, val), p.ds.labels.length, spec, r, signal, `cross-validation fold ${f + 1}/${k}`);
+    const rows = rowsOf(p.all, test);
+    predicted.push(...argmaxRows(predictHead(head.model, rows.x, rows.n, rows.dim), p.ds.labels.length));
+    truth.push(...Array.from(rows.y));
+    head.model.dispose();
   }
-  let edgetpu: Uint8Array | undefined;
-  if (o.edgetpu === 'auto' && o.pooling !== 'avg' && base.spec.edgetpuGraftable) {
-    r.info(`no model_edgetpu.tflite: Coral's compiled extractor gives only the global average embedding (train with --pooling avg for the Edge TPU)`);
-  }
-  if (o.edgetpu === true || (o.edgetpu === 'auto' && base.edgetpuPath && !o.float)) {
-    if (o.float) throw new Error('--edgetpu needs the quantized head: drop --float');
-    edgetpu = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, o.pooling);
-  }
-  return { model, edgetpu, verification };
+  return { truth, predicted, folds: k };
+}
+
+function minClassCount(samples: Sample[], classes: number): number {
+  const c = new Array<number>(classes).fill(0);
+  for (const s of samples) c[s.labelIndex]++;
+  return Math.min(...c.filter((n) => n > 0));
+}
+
+/** Accuracy, per-class metrics and confusion of predictions (class indices) against the truth. */
+export function setMetrics(truth: number[], predicted: number[], labels: string[]): SetMetrics {
+  const rep = classificationReport(truth, predicted, labels);
+  return { n: truth.length, accuracy: rep.accuracy, perClass: rep.perClass, confusion: rep.confusion };
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
 }
 
 function round(s: number): number {
   return Math.round(s * 10) / 10;
 }
+
+export type { HeadWeights };

@@ -1,0 +1,315 @@
+/**
+ * Every training option a user can set, defined once: its type, range, default and help. The CLI's
+ * `train` and `sweep` commands, the library's `train`/`sweep` and the web UI's training form are
+ * all built from `OPTION_SPECS`, so an option added here reaches every place that needs it
+ * (MediaPipe Model Maker keeps its hyperparameters the same way, in one file).
+ *
+ * Defaults were measured on the three shared datasets (README, "Accuracy").
+ */
+import type { Preset } from '../augment';
+import type { Fit } from '../image';
+import type { Pooling } from '../tflite';
+import { fail } from '../errors';
+
+/** The classifier head's hyperparameters (Dense ReLU … → Dropout → Dense softmax). */
+export interface HeadOptions {
+  /** Widths of the hidden Dense ReLU layers; [] = softmax regression on the embedding. */
+  hidden: number[];
+  /** Dropout rate before the softmax layer (and after each hidden layer), 0 ≤ rate < 1. */
+  dropout: number;
+  /** Adam learning rate. */
+  lr: number;
+  /** Mini-batch size (embeddings per step). */
+  batch: number;
+  /** Maximum number of epochs. */
+  epochs: number;
+  /** Early stopping: epochs without a val_loss improvement before stopping; the best weights are restored. */
+  patience: number;
+  /** L2 weight decay on the Dense kernels (Keras kernel_regularizer=l2(λ)); 0 = none. */
+  l2: number;
+  /**
+   * 'balanced' weights each class by n / (classes · n_class) in the loss; 'auto' does so when the
+   * largest class has more than `IMBALANCE_RATIO` times the photos of the smallest (and says so).
+   */
+  classWeights: 'auto' | 'none' | 'balanced';
+}
+
+/** Everything about a training run that changes the trained model (recorded in metadata.json). */
+export interface TrainOptions {
+  /** Pretrained base (`edgetune models list`). */
+  base: string;
+  /** Augmentation preset: 'objects' (flips), 'digits' (never flips), 'none'. */
+  preset: Preset;
+  /** How non-square photos become the square input; default per preset (`presetDefaults`). */
+  fit: Fit;
+  /** Embedding: 'avg' (global average, Edge TPU-ready) or 'grid' (2×2); default per preset. */
+  pooling: Pooling;
+  /** Augmented views embedded per training photo (0 = no augmentation). */
+  augViews: number;
+  /** Fraction of each class for validation (early stopping), 0 < f < 1. */
+  valSplit: number;
+  /** Fraction of each class held out from training AND early stopping, for the accuracy estimate; 0 = none. */
+  testSplit: number;
+  /** Cross-validation folds used instead of a test split when a class is too small for one (≥ 2). */
+  folds: number;
+  /** Seed of the split, the augmentation, the head's initialisation, shuffles and dropout masks. */
+  seed: number;
+  head: HeadOptions;
+  /** Export a float head behind a DEQUANTIZE instead of a quantized one. */
+  float: boolean;
+  /** 'auto': also write model_edgetpu.tflite when the base has a compiled extractor; true: require it. */
+  edgetpu: boolean | 'auto';
+}
+
+/** Any subset of TrainOptions, nested too (`{ head: { epochs: 5 } }`). */
+export type TrainOptionsInput = Partial<Omit<TrainOptions, 'head'>> & { head?: Partial<HeadOptions> };
+
+/**
+ * Above this ratio between the largest and the smallest class, training warns with the counts and
+ * `classWeights: 'auto'` switches to balanced weights.
+ */
+export const IMBALANCE_RATIO = 3;
+
+/** The defaults of every option that does not depend on the preset. */
+export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.freeze({
+  base: 'mobilenet_v1_1.0_224',
+  preset: 'objects',
+  augViews: 2,
+  valSplit: 0.2,
+  testSplit: 0.15,
+  folds: 5,
+  seed: 1,
+  head: Object.freeze({
+    hidden: [256],
+    dropout: 0.5,
+    lr: 3e-4,
+    batch: 32,
+    epochs: 60,
+    patience: 10,
+    l2: 1e-4,
+    classWeights: 'auto',
+  }) as HeadOptions,
+  float: false,
+  edgetpu: 'auto',
+});
+
+/**
+ * The defaults that follow the preset. Digits: a 2×2 grid embedding (a global average forgets where
+ * strokes are) and 'squash' (single-digit crops are tall: a centre crop cuts off their ends).
+ */
+export function presetDefaults(preset: Preset): { fit: Fit; pooling: Pooling } {
+  return preset === 'digits' ? { fit: 'squash', pooling: 'grid' } : { fit: 'crop', pooling: 'avg' };
+}
+
+/**
+ * Fills every option not given with its default (preset-dependent ones from the preset given or
+ * defaulted) and checks every value against `OPTION_SPECS`.
+ * An option given as `undefined` means "the default", as on the command line.
+ * @throws EdgeTuneError('BAD_OPTION') naming the option, its value and the allowed range.
+ */
+export function resolveTrainOptions(input: TrainOptionsInput = {}): TrainOptions {
+  const given = dropUndefined(input as Record<string, unknown>) as TrainOptionsInput;
+  const head = dropUndefined((input.head ?? {}) as Record<string, unknown>) as Partial<HeadOptions>;
+  const preset = given.preset ?? DEFAULTS.preset;
+  const o: TrainOptions = {
+    ...DEFAULTS,
+    ...presetDefaults(preset),
+    ...given,
+    head: { ...DEFAULTS.head, ...head, hidden: [...(head.hidden ?? DEFAULTS.head.hidden)] },
+  } as TrainOptions;
+  for (const spec of OPTION_SPECS) checkValue(spec, getPath(o, spec.path));
+  if (o.valSplit + o.testSplit >= 0.9) {
+    throw fail('BAD_OPTION', `--val-split ${o.valSplit} and --test-split ${o.testSplit} leave too little to train on: keep their sum below 0.9`);
+  }
+  return o;
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'head'));
+}
+
+/** How an option's value is typed on a command line or in a form. */
+export type OptionKind =
+  | { type: 'int'; min: number; max?: number }
+  | { type: 'number'; min: number; max: number; exclusiveMax?: boolean }
+  | { type: 'choice'; choices: readonly string[] }
+  /** Hidden-layer widths: '' or 'none' = [], '256' = [256], '256x64' = [256, 64]. */
+  | { type: 'widths' }
+  | { type: 'flag' }
+  /** 'auto' | true | false, as --x / --no-x. */
+  | { type: 'auto-flag' }
+  | { type: 'string' };
+
+/** One user-settable training option. */
+export interface OptionSpec {
+  /** Path in TrainOptions, e.g. ['head', 'lr']. */
+  path: readonly string[];
+  /** Command-line flag without dashes, e.g. 'lr'. */
+  flag: string;
+  /** Placeholder for the value in help, e.g. 'rate'. */
+  value: string;
+  help: string;
+  kind: OptionKind;
+  /** `sweep` accepts a comma-separated list of values for it. */
+  sweepable: boolean;
+  /** Help text for a default that follows the preset (instead of one value). */
+  presetDefault?: string;
+}
+
+/** Every user-settable training option, in help order. */
+export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
+  { path: ['base'], flag: 'base', value: 'name', help: 'pretrained base (edgetune models list)', kind: { type: 'string' }, sweepable: true },
+  { path: ['preset'], flag: 'preset', value: 'name', help: 'augmentation preset: objects (flips), digits (never flips), none', kind: { type: 'choice', choices: ['objects', 'digits', 'none'] }, sweepable: true },
+  { path: ['fit'], flag: 'fit', value: 'mode', help: 'non-square photos: crop (centre square), squash (stretch), pad (grey bars)', kind: { type: 'choice', choices: ['crop', 'squash', 'pad'] }, sweepable: true, presetDefault: 'squash for --preset digits, else crop' },
+  { path: ['pooling'], flag: 'pooling', value: 'mode', help: 'embedding: avg (global average, Edge TPU-ready) or grid (2×2, keeps layout)', kind: { type: 'choice', choices: ['avg', 'grid'] }, sweepable: true, presetDefault: 'grid for --preset digits, else avg' },
+  { path: ['augViews'], flag: 'aug-views', value: 'k', help: 'augmented views embedded per training photo', kind: { type: 'int', min: 0, max: 100 }, sweepable: true },
+  { path: ['head', 'hidden'], flag: 'hidden', value: 'widths', help: "hidden Dense ReLU widths, e.g. 128 or 256x64; '' for none (softmax regression)", kind: { type: 'widths' }, sweepable: true },
+  { path: ['head', 'dropout'], flag: 'dropout', value: 'rate', help: 'dropout rate', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, sweepable: true },
+  { path: ['head', 'lr'], flag: 'lr', value: 'rate', help: 'Adam learning rate', kind: { type: 'number', min: 1e-7, max: 10 }, sweepable: true },
+  { path: ['head', 'batch'], flag: 'batch', value: 'n', help: 'batch size', kind: { type: 'int', min: 1, max: 65536 }, sweepable: true },
+  { path: ['head', 'epochs'], flag: 'epochs', value: 'n', help: 'maximum epochs', kind: { type: 'int', min: 1, max: 10000 }, sweepable: true },
+  { path: ['head', 'patience'], flag: 'patience', value: 'n', help: 'early stopping patience (epochs without val_loss improvement)', kind: { type: 'int', min: 1, max: 10000 }, sweepable: true },
+  { path: ['head', 'l2'], flag: 'l2', value: 'lambda', help: 'L2 weight decay on the Dense kernels', kind: { type: 'number', min: 0, max: 1 }, sweepable: true },
+  { path: ['head', 'classWeights'], flag: 'class-weights', value: 'mode', help: `auto (balanced when the largest class has over ${IMBALANCE_RATIO}× the photos of the smallest), balanced, none`, kind: { type: 'choice', choices: ['auto', 'balanced', 'none'] }, sweepable: true },
+  { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping)', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },
+  { path: ['testSplit'], flag: 'test-split', value: 'fraction', help: 'test fraction per class, held out from training and early stopping for the accuracy estimate (0 = none)', kind: { type: 'number', min: 0, max: 0.8 }, sweepable: false },
+  { path: ['folds'], flag: 'folds', value: 'k', help: 'cross-validation folds, used for the estimate when a class is too small for a test split', kind: { type: 'int', min: 2, max: 20 }, sweepable: false },
+  { path: ['seed'], flag: 'seed', value: 'n', help: 'seed of the split, augmentation, initialisation, shuffles and dropout', kind: { type: 'int', min: 0, max: 2 ** 32 - 1 }, sweepable: true },
+  { path: ['float'], flag: 'float', value: '', help: 'export a float head behind a DEQUANTIZE instead of a quantized one', kind: { type: 'flag' }, sweepable: false },
+  { path: ['edgetpu'], flag: 'edgetpu', value: '', help: 'require model_edgetpu.tflite (--no-edgetpu: never write it; default: written when the base has a compiled extractor)', kind: { type: 'auto-flag' }, sweepable: false },
+] as OptionSpec[]);
+
+/** The value at `path` of an options record. */
+export function getPath(o: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+}
+
+/** A copy of `o` with the value at `path` replaced (nested records copied along the path). */
+export function setPath<T>(o: T, path: readonly string[], value: unknown): T {
+  if (path.length === 0) return value as T;
+  const rec = (o ?? {}) as Record<string, unknown>;
+  return { ...rec, [path[0]]: setPath(rec[path[0]], path.slice(1), value) } as T;
+}
+
+/** The default of an option as a user would type it ('256', '0.0003', 'objects'), or the preset rule. */
+export function formatDefault(spec: OptionSpec): string {
+  if (spec.presetDefault) return spec.presetDefault;
+  const v = getPath({ ...DEFAULTS, ...presetDefaults(DEFAULTS.preset) }, spec.path);
+  return formatValue(spec, v);
+}
+
+/** A value as a user would type it on the command line. */
+export function formatValue(spec: OptionSpec, v: unknown): string {
+  if (spec.kind.type === 'widths') return (v as number[]).length ? (v as number[]).join('x') : "''";
+  return String(v);
+}
+
+/**
+ * Parses one command-line/form value of an option.
+ * @throws EdgeTuneError('BAD_OPTION') naming the flag, the value and what is allowed.
+ */
+export function parseValue(spec: OptionSpec, text: string): unknown {
+  const k = spec.kind;
+  const bad = (what: string): never => {
+    throw fail('BAD_OPTION', `--${spec.flag} must be ${what} (got '${text}')`);
+  };
+  switch (k.type) {
+    case 'int': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isInteger(n)) bad(`an integer${rangeText(k.min, k.max)}`);
+      checkValue(spec, n);
+      return n;
+    }
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) bad(`a number${rangeText(k.min, k.max, k.exclusiveMax)}`);
+      checkValue(spec, n);
+      return n;
+    }
+    case 'choice':
+      if (!k.choices.includes(text.trim())) bad(`one of ${k.choices.join(', ')}`);
+      return text.trim();
+    case 'widths': {
+      const t = text.trim();
+      if (t === '' || t === 'none') return [];
+      return t.split(/[x+]/).map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 1 || n > 65536) bad("positive integer widths like 256 or 256x64, or '' for none");
+        return n;
+      });
+    }
+    case 'flag':
+    case 'auto-flag':
+      if (['true', '1', 'yes'].includes(text)) return true;
+      if (['false', '0', 'no'].includes(text)) return false;
+      if (k.type === 'auto-flag' && text === 'auto') return 'auto';
+      return bad(k.type === 'flag' ? 'true or false' : 'auto, true or false');
+    case 'string':
+      if (text.trim() === '') bad('a non-empty name');
+      return text.trim();
+  }
+}
+
+function rangeText(min: number, max?: number, exclusiveMax?: boolean): string {
+  return max === undefined ? ` ≥ ${min}` : ` in [${min}, ${max}${exclusiveMax ? ')' : ']'}`;
+}
+
+/**
+ * Checks a value (already typed) against its spec.
+ * @throws EdgeTuneError('BAD_OPTION') naming the flag.
+ */
+export function checkValue(spec: OptionSpec, v: unknown): void {
+  const k = spec.kind;
+  const bad = (what: string): never => {
+    throw fail('BAD_OPTION', `--${spec.flag} must be ${what} (got ${JSON.stringify(v)})`);
+  };
+  switch (k.type) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < k.min || (k.max !== undefined && v > k.max)) bad(`an integer${rangeText(k.min, k.max)}`);
+      return;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < k.min || v > k.max || (k.exclusiveMax && v === k.max)) bad(`a number${rangeText(k.min, k.max, k.exclusiveMax)}`);
+      return;
+    case 'choice':
+      if (typeof v !== 'string' || !k.choices.includes(v)) bad(`one of ${k.choices.join(', ')}`);
+      return;
+    case 'widths':
+      if (!Array.isArray(v) || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536)) bad('a list of positive integer widths');
+      return;
+    case 'flag':
+      if (typeof v !== 'boolean') bad('true or false');
+      return;
+    case 'auto-flag':
+      if (typeof v !== 'boolean' && v !== 'auto') bad("'auto', true or false");
+      return;
+    case 'string':
+      if (typeof v !== 'string' || v.trim() === '') bad('a non-empty name');
+      return;
+  }
+}
+
+/**
+ * The `edgetune train` command line that reproduces `o` (only options that differ from their
+ * defaults are written), e.g. for `sweep` to print how to train its winner.
+ */
+export function trainCommand(dataset: string, out: string, o: TrainOptions): string {
+  const d = resolveTrainOptions({ preset: o.preset });
+  const args = ['edgetune', 'train', shellQuote(dataset), '--out', shellQuote(out)];
+  for (const spec of OPTION_SPECS) {
+    const v = getPath(o, spec.path);
+    if (JSON.stringify(v) === JSON.stringify(getPath(d, spec.path))) continue;
+    if (spec.kind.type === 'flag') {
+      if (v) args.push(`--${spec.flag}`);
+    } else if (spec.kind.type === 'auto-flag') {
+      args.push(v === true ? `--${spec.flag}` : `--no-${spec.flag}`);
+    } else {
+      const text = formatValue(spec, v);
+      args.push(`--${spec.flag}`, text === "''" ? text : shellQuote(text));
+    }
+  }
+  return args.join(' ');
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,61 @@
+import { strict as assert } from 'node:assert';
+import {
+  resolveTrainOptions, parseValue, formatDefault, trainCommand, OPTION_SPECS, DEFAULTS, presetDefaults, setPath, getPath,
+} from '../../src/options';
+import { EdgeTuneError } from '../../src/errors';
+
+const spec = (flag: string) => OPTION_SPECS.find((s) => s.flag === flag)!;
+
+describe('options: one definition of every training option', () => {
+  it('fills defaults for any nested subset and keeps what was given', () => {
+    const o = resolveTrainOptions({ head: { epochs: 5 } });
+    assert.equal(o.head.epochs, 5);
+    assert.equal(o.head.lr, DEFAULTS.head.lr);
+    assert.deepEqual(o.head.hidden, DEFAULTS.head.hidden);
+    assert.equal(o.seed, DEFAULTS.seed);
+    assert.notEqual(o.head.hidden, DEFAULTS.head.hidden, 'a copy, so callers cannot change the defaults');
+  });
+
+  it('takes the preset-dependent defaults from the preset unless given', () => {
+    assert.deepEqual({ fit: resolveTrainOptions({ preset: 'digits' }).fit, pooling: resolveTrainOptions({ preset: 'digits' }).pooling }, presetDefaults('digits'));
+    assert.equal(resolveTrainOptions({ preset: 'digits', pooling: 'avg' }).pooling, 'avg');
+    assert.equal(resolveTrainOptions({}).pooling, 'avg');
+  });
+
+  it('treats undefined as "the default", as on the command line', () => {
+    assert.equal(resolveTrainOptions({ seed: undefined, head: { lr: undefined } }).head.lr, DEFAULTS.head.lr);
+  });
+
+  it('refuses bad values with a BAD_OPTION error naming the flag', () => {
+    for (const [input, flag] of [
+      [{ head: { dropout: 1 } }, '--dropout'], [{ head: { epochs: 0 } }, '--epochs'], [{ valSplit: 0 }, '--val-split'],
+      [{ preset: 'faces' as never }, '--preset'], [{ head: { hidden: [0] } }, '--hidden'], [{ folds: 1 }, '--folds'],
+    ] as const) {
+      assert.throws(() => resolveTrainOptions(input as never), (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION' && e.message.includes(flag));
+    }
+    assert.throws(() => resolveTrainOptions({ valSplit: 0.5, testSplit: 0.45 }), /keep their sum below 0.9/);
+  });
+
+  it('parses values as users type them and prints defaults the same way', () => {
+    assert.deepEqual(parseValue(spec('hidden'), '256x64'), [256, 64]);
+    assert.deepEqual(parseValue(spec('hidden'), ''), []);
+    assert.equal(parseValue(spec('lr'), '0.001'), 0.001);
+    assert.throws(() => parseValue(spec('batch'), '3.5'), /--batch must be an integer/);
+    assert.throws(() => parseValue(spec('dropout'), 'half'), /--dropout must be a number in \[0, 1\)/);
+    assert.equal(formatDefault(spec('hidden')), '256');
+    assert.equal(formatDefault(spec('lr')), '0.0003');
+    assert.match(formatDefault(spec('pooling')), /grid for --preset digits/);
+  });
+
+  it('every spec path points at a real option, and flags are unique', () => {
+    const o = resolveTrainOptions({});
+    for (const s of OPTION_SPECS) assert.notEqual(getPath(o, s.path), undefined, s.flag);
+    assert.equal(new Set(OPTION_SPECS.map((s) => s.flag)).size, OPTION_SPECS.length);
+  });
+
+  it('writes the train command that reproduces a set of options, defaults left out', () => {
+    const o = resolveTrainOptions(setPath(setPath({}, ['head', 'hidden'], []), ['head', 'dropout'], 0.2));
+    assert.equal(trainCommand('my data', 'runs/x', o), "edgetune train 'my data' --out runs/x --hidden '' --dropout 0.2");
+    assert.equal(trainCommand('d', 'o', resolveTrainOptions({})), 'edgetune train d --out o');
+  });
+});
