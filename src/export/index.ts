@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model, type Pooling } from '../tflite';
@@ -138,9 +139,31 @@ export function isInside(inner: string, outer: string): boolean {
 export type FileContents = string | Uint8Array;
 
 /**
+ * Creates a new empty folder `prefix` + 6 random characters, like `fs.mkdtempSync`, but with the
+ * permissions of any other new folder (mode 0o777 less the umask, e.g. 0755 under umask 022; the
+ * parent's default ACL applies too). mkdtemp creates 0700, which would survive the rename and keep
+ * the model from another user, e.g. the service account that serves it on the Pi. `mkdir` without
+ * `recursive` fails when the path exists, so the name is still exclusive; the process umask is
+ * never read (reading it through `process.umask()` sets it, a race with worker threads).
+ * @returns the folder's path.
+ */
+function makeTempFolder(prefix: string): string {
+  for (let attempt = 0; ; attempt++) {
+    const dir = prefix + crypto.randomBytes(6).toString('base64url').slice(0, 6);
+    try {
+      fs.mkdirSync(dir, 0o777);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 9) throw e;
+    }
+  }
+}
+
+/**
  * Writes a model folder so that it is complete or absent: everything goes to a temporary sibling
  * folder first, which then replaces `dir` by rename. An existing `dir` (the last good model) stays
- * intact until the new folder is complete, then is removed.
+ * intact until the new folder is complete, then is removed. Folders and files get the usual
+ * permissions under the process umask (0755 and 0644 under umask 022).
  * @param files relative file name → contents (sub-folders allowed, e.g. 'head/model.json').
  * @throws Error when `dir` exists but is neither empty nor an EdgeTune model folder (no
  *   metadata.json): it is never replaced, so no user data is lost.
@@ -150,7 +173,7 @@ export function writeModelFolder(dir: string, files: Record<string, FileContents
   checkModelFolder(dir);
   const parent = path.dirname(abs);
   fs.mkdirSync(parent, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));
+  const tmp = makeTempFolder(path.join(parent, `.${path.basename(abs)}.tmp-`));
   try {
     for (const [name, data] of Object.entries(files)) {
       const p = path.join(tmp, name);
