@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { scanDataset, stratifiedSplit } from '../dataset';
 import { openBase, embedSamples } from '../base';
 import { presetParams } from '../augment';
-import { resolveBase } from '../models';
+import { defaultModelsDir, resolveBase } from '../models';
 import { initBackend, loadHead, headWeightsWithRanges, predictHead, argmaxRows } from '../head';
 import { exportTflite, exportEdgeTpu, edgeTpuBlocker, verifyExport, writeModelFolder, type Verification, type FileContents } from '../export';
 import { MIN_AGREEMENT, type ModelMetadata } from './train';
@@ -14,6 +14,20 @@ export interface ReexportResult {
   files: string[];
   /** Absent when the training dataset is no longer where it was (the export is then unverified). */
   verification?: Verification;
+}
+
+/** Options of `reexport`. */
+export interface ReexportOptions {
+  /** Where the pretrained bases are installed; default `defaultModelsDir()`. */
+  modelsDir?: string;
+  /** Float head behind a DEQUANTIZE instead of the quantized one (default false). */
+  float?: boolean;
+  /** Also write model_edgetpu.tflite (the head after the base's compiled extractor); default false. */
+  edgetpu?: boolean;
+  /** Interpreter CPU threads (integer ≥ 1); default cores − 1, at least 1. */
+  threads?: number;
+  /** Progress and warnings; default silent. */
+  reporter?: Reporter;
 }
 
 /**
@@ -28,21 +42,22 @@ export interface ReexportResult {
  *   or the export agrees with the head on < 98% of images.
  */
 export async function reexport(
-  dir: string, opts: { modelsDir: string; float?: boolean; edgetpu?: boolean; threads?: number; reporter?: Reporter },
+  dir: string, opts: ReexportOptions = {},
 ): Promise<ReexportResult> {
   const r = opts.reporter ?? silentReporter;
+  const modelsDir = opts.modelsDir ?? defaultModelsDir();
   const metaPath = path.join(dir, 'metadata.json');
   if (!fs.existsSync(metaPath)) throw new Error(`${dir} is not an EdgeTune model folder (no metadata.json): pass the --out folder of 'edgetune train'`);
   const meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ModelMetadata;
   const pooling = meta.base.pooling ?? 'avg';
   const float = !!opts.float;
   if (opts.edgetpu) {
-    const blocker = edgeTpuBlocker(meta.base.name, resolveBase(meta.base.name, opts.modelsDir).spec.edgetpuGraftable, pooling, float);
+    const blocker = edgeTpuBlocker(meta.base.name, resolveBase(meta.base.name, modelsDir).spec.edgetpuGraftable, pooling, float);
     if (blocker) throw new Error(blocker);
   }
   await initBackend(meta.options.backend);
   const { model, meta: headMeta } = await loadHead(path.join(dir, 'head'));
-  const base = openBase(meta.base.name, opts.modelsDir, opts.threads, pooling);
+  const base = openBase(meta.base.name, modelsDir, opts.threads, pooling);
   try {
     if (base.spec.sha256 !== meta.base.sha256) {
       throw new Error(`base ${meta.base.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${meta.base.sha256}): retrain the model`);
