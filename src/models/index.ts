@@ -180,7 +180,8 @@ export function listBases(modelsDir: string = defaultModelsDir()): BaseRecord[] 
 /**
  * Absolute paths of one installed base.
  * Throws "unknown base X; known: ..." for a name not in BASES, and
- * "base X is not installed; run: edgetune models fetch" when its CPU file is missing.
+ * EdgeTuneError BASE_MISSING "base X is not installed in DIR; run: edgetune models fetch (…)" when
+ * its CPU file is missing.
  * The Edge TPU twin and labels are optional here (returned only when present).
  */
 export function resolveBase(name: string, modelsDir: string): ResolvedBase {
@@ -188,7 +189,7 @@ export function resolveBase(name: string, modelsDir: string): ResolvedBase {
   const dir = path.resolve(modelsDir);
   const p = path.join(dir, s.file);
   if (!fs.existsSync(p)) {
-    throw new Error(`base ${name} is not installed; run: edgetune models fetch`);
+    throw fail('BASE_MISSING', `base ${name} is not installed in ${dir}; run: edgetune models fetch (or set ${MODELS_ENV} to the folder that has it)`);
   }
   const out: ResolvedBase = { spec: s, path: p };
   if (s.edgetpuFile && fs.existsSync(path.join(dir, s.edgetpuFile))) out.edgetpuPath = path.join(dir, s.edgetpuFile);
@@ -244,8 +245,9 @@ export interface FetchOptions {
   /** Directory to install into (created when missing); default `defaultModelsDir()`. */
   modelsDir?: string;
   /**
-   * Copy from this directory instead of downloading (offline devices, CI). When not given,
-   * `$EDGETUNE_MODELS_FROM` is used if set and non-empty; else the files are downloaded.
+   * Copy from this directory instead of downloading (offline devices, CI). When neither `from`
+   * nor `fetchImpl` is given, `$EDGETUNE_MODELS_FROM` is used if set and non-empty; else the
+   * files are downloaded.
    */
   from?: string;
   /** Bases to install (default: all in BASES). */
@@ -337,7 +339,8 @@ function asAsyncIterable(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8A
 export async function fetchBases(options: FetchOptions = {}): Promise<FetchResult> {
   const files = filesFor(options.names);
   const envFrom = process.env[MODELS_FROM_ENV];
-  const fromEnv = options.from === undefined && envFrom !== undefined && envFrom.trim() !== '';
+  // A caller passing its own fetch means to download: the variable must not divert it.
+  const fromEnv = options.from === undefined && options.fetchImpl === undefined && envFrom !== undefined && envFrom.trim() !== '';
   const opts = { ...options, from: fromEnv ? envFrom : options.from };
   if (opts.from !== undefined && !(fs.existsSync(opts.from) && fs.statSync(opts.from).isDirectory())) {
     throw fromEnv
