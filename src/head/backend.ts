@@ -85,7 +85,9 @@ const EMSCRIPTEN_EVENTS: readonly string[] = ['uncaughtException', 'unhandledRej
  * own listener while the backend starts. So each listener is attributed when it is added: the
  * 'newListener' event fires synchronously inside `process.on`, where the raw V8 call sites
  * (not a source-mapped `stack` string) show whether the caller's file lies in `dir`.
- * EdgeTune never disposes the backend, so tfjs's `_dispose` never runs.
+ * EdgeTune never disposes the backend, so tfjs's `_dispose` never runs. Exit codes are untouched:
+ * in Node tfjs picks the non-threaded module (no WASM thread support there), whose `quit` only
+ * throws; the threaded one's `process.exit` path is never loaded.
  * @param dir the package folder whose listeners are removed (absolute, as Node loaded it).
  */
 async function withoutProcessHandlersFrom<T>(dir: string | undefined, init: () => Promise<T>): Promise<T> {
