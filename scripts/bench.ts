@@ -14,7 +14,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openBase, embedSamples, preprocess, scanDataset, presetParams, train, openModel, defaultThreads, listBases, type Sample, type Session } from '../src';
+import { train, listBases } from '../src';
+import { openBase, embedSamples } from '../src/base';
+import { preprocess } from '../src/image';
+import { scanDataset, type Sample } from '../src/dataset';
+import { presetParams } from '../src/augment';
+import { openModel, defaultThreads, type Session } from '../src/runtime';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');

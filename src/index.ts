@@ -1,23 +1,44 @@
 /**
- * EdgeTune's library surface: everything the CLI does is one of these typed functions.
- * Data flows one way: images → tensors → embeddings → head → exported model → runtime.
+ * EdgeTune's library surface (`require('edgetune')` / `import … from 'edgetune'`): the CLI's
+ * tasks as typed functions, each taking one documented options record whose every field has a
+ * default, and returning a plain result or a small interface (`Predictor`).
+ *
+ * - `fetchBases`, `listBases`, `defaultModelsDir`: install and list the pinned pretrained bases.
+ * - `importImages`: copy photos into a folder-per-class dataset.
+ * - `train`: dataset → augmented embeddings → head with early stopping → verified quantized TFLite.
+ * - `predict`, `openPredictor`: classify images with a trained model or the stock classifier.
+ * - `evaluate`: accuracy, per-class precision/recall/F1 and confusion matrix on a dataset.
+ * - `reexport`: re-export a model folder (float, Edge TPU) without retraining (`edgetune export`).
+ * - `sweep`: rank head hyperparameters on one set of cached embeddings.
+ *
+ * Every error thrown on purpose is an `EdgeTuneError` with a stable `code` (`HTTP_STATUS` maps it
+ * for a web API). The library never prints (pass a `Reporter` to see progress) and leaves the
+ * host process alone: no exit codes, no process-wide handlers.
+ *
+ * The TFLite graph tools (flatbuffer reader/writer, include_top cut, head graft, quantization
+ * arithmetic, grid pooling) are a separate entry: `edgetune/tflite`.
  */
-export * from './tflite';
-export * from './models';
-export * from './runtime';
-export * from './image';
-export * from './augment';
-export * from './dataset';
-export * from './base';
-export * from './head';
-export * from './export';
-export * from './eval';
-export { silentReporter, type Reporter, type Progress } from './pipeline/report';
+export { EdgeTuneError, HTTP_STATUS, errorCode, type ErrorCode } from './errors';
+export type { Reporter, Progress, ProgressEvent, Phase } from './pipeline/report';
+
+export {
+  fetchBases, listBases, defaultModelsDir,
+  type FetchOptions, type FetchResult, type FetchProgress, type FetchImpl, type BaseRecord, type BaseSpec,
+} from './models';
+export { importImages, type ImportOptions, type ImportResult, type ImportedFile, type SkippedFile } from './dataset';
+
 export { train, type RunOptions, type TrainResult } from './pipeline/train';
-export { resolveTrainOptions, OPTION_SPECS, DEFAULTS, type TrainOptions, type TrainOptionsInput, type HeadOptions } from './options';
-export { readModelFolder, MIN_AGREEMENT, type ModelMetadata, type ModelFolder } from './artifact';
-export { EdgeTuneError, HTTP_STATUS, type ErrorCode } from './errors';
-export { reexport, type ReexportResult } from './pipeline/reexport';
-export { predict, openPredictor, resolveModel, type ImagePrediction, type Predictor, type ModelFiles } from './pipeline/predict';
-export { evaluate, type EvalResult } from './pipeline/evaluate';
+export { OPTION_SPECS, DEFAULTS, resolveTrainOptions, type TrainOptions, type TrainOptionsInput, type HeadOptions, type OptionSpec } from './options';
+export { readModelFolder, type ModelMetadata, type ModelFolder, type SetMetrics, type Verification } from './artifact';
+export { predict, openPredictor, type PredictOptions, type PredictorOptions, type Predictor, type ImagePrediction } from './pipeline/predict';
+export { evaluate, type EvaluateOptions, type EvalResult } from './pipeline/evaluate';
+export { reexport, type ReexportOptions, type ReexportResult } from './pipeline/reexport';
 export { sweep, type SweepGrid, type SweepRow } from './pipeline/sweep';
+
+// Types that appear inside the options and results above, so callers can name them.
+export type { HeadSpec, EpochRecord, BackendChoice, BackendName } from './head';
+export type { Preset } from './augment';
+export type { Fit } from './image';
+export type { Pooling } from './tflite';
+export type { Device, DeviceChoice } from './runtime';
+export type { ClassificationReport, ClassMetrics } from './eval';

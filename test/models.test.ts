@@ -105,10 +105,14 @@ describe('models registry', () => {
       ['mobilenet_v1_1.0_224', false, false], ['mobilenet_v2_1.0_224', false, false],
       ['mobilenet_v1_0.25_128', false, false], ['mobilenet_v1_0.5_160', false, false]]);
     assert.deepEqual(recs.map((r) => r.isDefault), [true, false, false, false]);
-    assert.throws(() => resolveBase('mobilenet_v1_0.5_160', dir),
-      { message: 'base mobilenet_v1_0.5_160 is not installed; run: edgetune models fetch' });
-    assert.throws(() => stockClassifier(dir),
-      { message: 'base mobilenet_v2_1.0_224 is not installed; run: edgetune models fetch' });
+    assert.throws(() => resolveBase('mobilenet_v1_0.5_160', dir), {
+      code: 'BASE_MISSING',
+      message: `base mobilenet_v1_0.5_160 is not installed in ${path.resolve(dir)}; run: edgetune models fetch (or set EDGETUNE_MODELS to the folder that has it)`,
+    });
+    assert.throws(() => stockClassifier(dir), {
+      code: 'BASE_MISSING',
+      message: `base mobilenet_v2_1.0_224 is not installed in ${path.resolve(dir)}; run: edgetune models fetch (or set EDGETUNE_MODELS to the folder that has it)`,
+    });
 
     fs.copyFileSync(shared('models', 'mobilenet_v1_0.5_160_quant.tflite'), path.join(dir, 'mobilenet_v1_0.5_160_quant.tflite'));
     fs.copyFileSync(shared('models', 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite'),
@@ -173,12 +177,13 @@ describe('models registry', () => {
     fs.copyFileSync(shared('models', 'mobilenet_v2_1.0_224_quant.tflite'), path.join(src, 'mobilenet_v2_1.0_224_quant.tflite'));
     const dir = tmpDir();
     await assert.rejects(fetchBases({ modelsDir: dir, from: src, names: ['mobilenet_v2_1.0_224'] }), {
+      code: 'NOT_FOUND',
       message: `imagenet_labels.txt not found in --from directory ${src}; copy it there or omit --from to download from ${CORAL_TEST_DATA_URL}`,
     });
     // The --from set is checked before copying: nothing is installed.
     assert.deepEqual(listing(dir), []);
     await assert.rejects(fetchBases({ modelsDir: dir, from: tmpDir(), names: ['mobilenet_v2_1.0_224'] }),
-      /^Error: mobilenet_v2_1\.0_224_quant\.tflite, imagenet_labels\.txt not found in --from directory .*; copy them there/);
+      { code: 'NOT_FOUND', message: /^mobilenet_v2_1\.0_224_quant\.tflite, imagenet_labels\.txt not found in --from directory .*; copy them there/ });
   });
 
   it('replaces an installed file whose hash is wrong', async () => {

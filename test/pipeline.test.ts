@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  train, predict, evaluate, reexport, sweep, readModel, openModel, type TrainResult,
-} from '../src';
+import { train, predict, evaluate, reexport, sweep, type TrainResult } from '../src';
+import { readModel } from '../src/tflite';
+import { openModel } from '../src/runtime';
 import { MODELS_DIR, shared, tmpDir } from './helpers';
 
 /**

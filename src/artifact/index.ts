@@ -13,6 +13,7 @@
  *   history.json, curves.svg, curves.png, confusion.svg, confusion.png
  *   head/model.json, head/weights.bin   the trained tfjs head (re-export without retraining)
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail, ioError } from '../errors';
@@ -280,8 +281,8 @@ export type FileContents = string | Uint8Array;
 /**
  * Writes a model folder so that it is complete or absent: everything goes to a temporary sibling
  * folder first, which then replaces `dir` by rename. An existing `dir` (the last good model) stays
- * intact until the new folder is complete, then is removed. Permissions follow the umask like any
- * other folder (mkdtemp alone would leave it 0700, unreadable by a service account).
+ * intact until the new folder is complete, then is removed. Folders and files get the usual
+ * permissions under the process umask (0755 and 0644 under umask 022).
  * @param files relative file name → contents (sub-folders allowed, e.g. 'head/model.json').
  * @throws EdgeTuneError when `dir` exists but is neither empty nor an EdgeTune model folder, or on
  *   a file-system error (naming the path).
@@ -293,8 +294,7 @@ export function writeModelFolder(dir: string, files: Record<string, FileContents
   let tmp: string;
   try {
     fs.mkdirSync(parent, { recursive: true });
-    tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));
-    fs.chmodSync(tmp, 0o777 & ~currentUmask());
+    tmp = makeTempFolder(path.join(parent, `.${path.basename(abs)}.tmp-`));
   } catch (e) {
     throw ioError('create the model folder', dir, e);
   }
@@ -327,14 +327,22 @@ export function writeModelFolder(dir: string, files: Record<string, FileContents
 }
 
 /**
- * The process umask. `process.umask()` without an argument only reads it (deprecated as racy
- * under threads, DEP0139, but a read is what we need; setting it throws inside worker threads).
+ * Creates a new empty folder `prefix` + 6 random characters, like `fs.mkdtempSync`, but with the
+ * permissions of any other new folder (mode 0o777 less the umask, e.g. 0755 under umask 022).
+ * mkdtemp creates 0700, which would survive the rename and keep the model from another user, e.g.
+ * the service account that serves it on the Pi. `mkdir` without `recursive` fails when the path
+ * exists, so the name is still exclusive; the umask is never read (reading it through
+ * `process.umask()` sets it, a race with worker threads).
  */
-function currentUmask(): number {
-  try {
-    return process.umask();
-  } catch {
-    return 0o022;
+function makeTempFolder(prefix: string): string {
+  for (let attempt = 0; ; attempt++) {
+    const dir = prefix + crypto.randomBytes(6).toString('base64url').slice(0, 6);
+    try {
+      fs.mkdirSync(dir, 0o777);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 9) throw e;
+    }
   }
 }
 

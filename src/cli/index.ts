@@ -2,17 +2,15 @@
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import {
-  fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep,
-  formatReport, formatConfusion, confusionMatrixSvg, writePlot, parseFit,
-} from '../index';
+import { fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep } from '../index';
+import { defaultModelsDir, MODELS_ENV, MODELS_FROM_ENV } from '../models';
+import { formatReport, formatConfusion, confusionMatrixSvg, writePlot } from '../eval';
+import { parseFit } from '../image';
 import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
 import type { RunOptions } from '../pipeline/train';
 import { terminalReporter } from './terminal';
 
-/** Default models folder: `models/` of the installed package, or $EDGETUNE_MODELS. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
-const DEFAULT_MODELS = process.env.EDGETUNE_MODELS ?? path.join(PACKAGE_ROOT, 'models');
 
 function int(name: string, min = 0) {
   return (v: string): number => {
@@ -37,7 +35,7 @@ export function buildCli(): Command {
   const program = new Command('edgetune')
     .description('On-device image learning: pretrained MobileNet without its top → augmented head training → quantized TFLite for the Coral Edge TPU.')
     .version(require(path.join(PACKAGE_ROOT, 'package.json')).version)
-    .option('--models-dir <dir>', 'where the pretrained bases are installed (env EDGETUNE_MODELS)', DEFAULT_MODELS)
+    .option('--models-dir <dir>', `where the pretrained bases are installed (env ${MODELS_ENV})`, defaultModelsDir())
     // Usage errors look like every other error: one `edgetune: …` line (subcommands inherit this).
     .configureOutput({ outputError: (str, write) => write(`edgetune: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   const modelsDir = (): string => program.opts().modelsDir;
@@ -45,7 +43,7 @@ export function buildCli(): Command {
   const models = program.command('models').description('install and list the pinned pretrained bases');
   models.command('fetch')
     .description(`install the pinned bases into the models folder, checked against pinned SHA-256s (downloads from Coral's test_data repository, or copies from --from)`)
-    .option('--from <dir>', 'copy from a local folder instead of downloading (offline Pis, CI)')
+    .option('--from <dir>', `copy from a local folder instead of downloading (offline Pis, CI; env ${MODELS_FROM_ENV})`)
     .option('--base <names...>', 'only these bases (default: all)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {

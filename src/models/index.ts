@@ -9,12 +9,39 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fail } from '../errors';
 
 /** Where `fetchBases` downloads from: `${CORAL_TEST_DATA_URL}/<file>` (GitHub redirects to raw content). */
 export const CORAL_TEST_DATA_URL = 'https://github.com/google-coral/test_data/raw/master';
 
 /** The 1001 ImageNet labels (index 0 = `background`) that line up with the classifier outputs. */
 export const LABELS_FILE = 'imagenet_labels.txt';
+
+/** Environment variable naming the models folder, read by `defaultModelsDir` (CLI and library alike). */
+export const MODELS_ENV = 'EDGETUNE_MODELS';
+
+/** Environment variable naming a local folder of the pinned files, read by `fetchBases` when `from` is not given. */
+export const MODELS_FROM_ENV = 'EDGETUNE_MODELS_FROM';
+
+/**
+ * The one models folder the CLI (`--models-dir` default) and every library function (`modelsDir`
+ * option default) use: `$EDGETUNE_MODELS` when set and non-empty (resolved against the working
+ * directory), else the `models/` folder of the installed edgetune package.
+ *
+ * Why the package's folder and not a per-user one: the admin who runs `edgetune models fetch` and
+ * the service account that later trains (a Pi service) are different users with different homes,
+ * but they run the same installation, so both find the same bases without configuration. A
+ * service that keeps its data elsewhere sets the variable once (e.g.
+ * `Environment=EDGETUNE_MODELS=/var/lib/edgetune/models` in its systemd unit) and runs
+ * `models fetch` with the same environment. Read on every call, so a changed variable counts.
+ * @returns an absolute path (the folder may not exist yet: `fetchBases` creates it).
+ */
+export function defaultModelsDir(): string {
+  const env = process.env[MODELS_ENV];
+  if (env !== undefined && env.trim() !== '') return path.resolve(env);
+  // This file is dist/src/models/index.js: the package root is three levels up.
+  return path.resolve(__dirname, '..', '..', '..', 'models');
+}
 
 /** The base used when none is named: Coral's own embedding extractor, the only graftable Edge TPU twin. */
 export const DEFAULT_BASE = 'mobilenet_v1_1.0_224';
@@ -139,8 +166,9 @@ function findSpec(name: string): BaseSpec {
 /**
  * Every pinned base with its install state in `modelsDir` (file presence only, no hashing).
  * Order as in BASES (DEFAULT_BASE first). Never throws for a missing directory.
+ * @param modelsDir default `defaultModelsDir()`.
  */
-export function listBases(modelsDir: string): BaseRecord[] {
+export function listBases(modelsDir: string = defaultModelsDir()): BaseRecord[] {
   return BASES.map((s) => ({
     ...s,
     installed: fs.existsSync(path.join(modelsDir, s.file)),
@@ -152,7 +180,8 @@ export function listBases(modelsDir: string): BaseRecord[] {
 /**
  * Absolute paths of one installed base.
  * Throws "unknown base X; known: ..." for a name not in BASES, and
- * "base X is not installed; run: edgetune models fetch" when its CPU file is missing.
+ * EdgeTuneError BASE_MISSING "base X is not installed in DIR; run: edgetune models fetch (…)" when
+ * its CPU file is missing.
  * The Edge TPU twin and labels are optional here (returned only when present).
  */
 export function resolveBase(name: string, modelsDir: string): ResolvedBase {
@@ -160,7 +189,7 @@ export function resolveBase(name: string, modelsDir: string): ResolvedBase {
   const dir = path.resolve(modelsDir);
   const p = path.join(dir, s.file);
   if (!fs.existsSync(p)) {
-    throw new Error(`base ${name} is not installed; run: edgetune models fetch`);
+    throw fail('BASE_MISSING', `base ${name} is not installed in ${dir}; run: edgetune models fetch (or set ${MODELS_ENV} to the folder that has it)`);
   }
   const out: ResolvedBase = { spec: s, path: p };
   if (s.edgetpuFile && fs.existsSync(path.join(dir, s.edgetpuFile))) out.edgetpuPath = path.join(dir, s.edgetpuFile);
@@ -213,9 +242,13 @@ export type FetchImpl = (url: string, init?: { redirect?: 'follow' }) => Promise
 
 /** Options of `fetchBases`. */
 export interface FetchOptions {
-  /** Directory to install into (created when missing). */
-  modelsDir: string;
-  /** Copy from this directory instead of downloading (offline devices, CI). */
+  /** Directory to install into (created when missing); default `defaultModelsDir()`. */
+  modelsDir?: string;
+  /**
+   * Copy from this directory instead of downloading (offline devices, CI). When neither `from`
+   * nor `fetchImpl` is given, `$EDGETUNE_MODELS_FROM` is used if set and non-empty; else the
+   * files are downloaded.
+   */
   from?: string;
   /** Bases to install (default: all in BASES). */
   names?: string[];
@@ -289,23 +322,32 @@ function asAsyncIterable(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8A
 }
 
 /**
- * Install the files of the named bases (default: all) into `modelsDir`: each base's `.tflite`,
- * its Edge TPU twin, and imagenet_labels.txt (see `filesFor`).
+ * Install the files of the named bases (default: all) into `modelsDir` (default
+ * `defaultModelsDir()`): each base's `.tflite`, its Edge TPU twin, and imagenet_labels.txt (see
+ * `filesFor`). The source is `from`, else `$EDGETUNE_MODELS_FROM` (a local folder of the pinned
+ * files, for offline installs), else Coral's repository.
  * Per file: already present with the pinned SHA-256 → skipped; otherwise copied from `from/<file>`
  * or downloaded from `${CORAL_TEST_DATA_URL}/<file>` (redirects followed), streamed to a temp file
  * in `modelsDir`, verified against PINNED_SHA256 and renamed into place atomically.
  * With `from`, every needed file is checked to exist before anything is copied. Files are then
  * processed in order; files installed before a later failure stay (they are verified).
- * Throws: "unknown base X; known: ..."; "<file>[, <file>…] not found in --from directory D; ...";
+ * Throws: "unknown base X; known: ..."; EdgeTuneError NOT_FOUND "<file>[, <file>…] not found in
+ * --from directory D; ..." (or "… in EDGETUNE_MODELS_FROM folder D; …");
  * "download of <file> failed: HTTP <status> ..."; "checksum mismatch for <file>: expected …, got …;
  * the download is corrupt or the pinned file changed". A failure never leaves a partial file.
  */
-export async function fetchBases(opts: FetchOptions): Promise<FetchResult> {
-  const files = filesFor(opts.names);
+export async function fetchBases(options: FetchOptions = {}): Promise<FetchResult> {
+  const files = filesFor(options.names);
+  const envFrom = process.env[MODELS_FROM_ENV];
+  // A caller passing its own fetch means to download: the variable must not divert it.
+  const fromEnv = options.from === undefined && options.fetchImpl === undefined && envFrom !== undefined && envFrom.trim() !== '';
+  const opts = { ...options, from: fromEnv ? envFrom : options.from };
   if (opts.from !== undefined && !(fs.existsSync(opts.from) && fs.statSync(opts.from).isDirectory())) {
-    throw new Error(`--from ${opts.from} is not a folder: pass the folder holding the pinned .tflite files (e.g. a copy of Coral's test_data)`);
+    throw fromEnv
+      ? fail('NOT_FOUND', `${MODELS_FROM_ENV}=${opts.from} is not a folder: point it at the folder holding the pinned .tflite files, or unset it to download`)
+      : fail('NOT_FOUND', `--from ${opts.from} is not a folder: pass the folder holding the pinned .tflite files (e.g. a copy of Coral's test_data)`);
   }
-  const dir = path.resolve(opts.modelsDir);
+  const dir = path.resolve(opts.modelsDir ?? defaultModelsDir());
   await fs.promises.mkdir(dir, { recursive: true });
   const progress = opts.onProgress ?? (() => undefined);
   const result: FetchResult = { modelsDir: dir, installed: [], skipped: [] };
@@ -325,7 +367,9 @@ export async function fetchBases(opts: FetchOptions): Promise<FetchResult> {
     const fromDir = path.resolve(opts.from);
     const missing = needed.filter((f) => !fs.existsSync(path.join(fromDir, f)));
     if (missing.length > 0) {
-      throw new Error(`${missing.join(', ')} not found in --from directory ${fromDir}; copy ${missing.length === 1 ? 'it' : 'them'} there or omit --from to download from ${CORAL_TEST_DATA_URL}`);
+      const source = fromEnv ? `${MODELS_FROM_ENV} folder` : '--from directory';
+      const omit = fromEnv ? `unset ${MODELS_FROM_ENV}` : 'omit --from';
+      throw fail('NOT_FOUND', `${missing.join(', ')} not found in ${source} ${fromDir}; copy ${missing.length === 1 ? 'it' : 'them'} there or ${omit} to download from ${CORAL_TEST_DATA_URL}`);
     }
   }
 

@@ -11,6 +11,18 @@ export interface EvalResult extends ClassificationReport {
   skipped: { path: string; reason: string }[];
 }
 
+/** Options of `evaluate`. */
+export interface EvaluateOptions {
+  /** Where the pretrained bases are installed; default `defaultModelsDir()`. */
+  modelsDir?: string;
+  /** Interpreter CPU threads (integer ≥ 1); default cores − 1, at least 1. */
+  threads?: number;
+  /** 'cpu', 'edgetpu' or 'auto' (default). */
+  device?: DeviceChoice;
+  /** Progress and warnings (e.g. evaluating on the training set); default silent. */
+  reporter?: Reporter;
+}
+
 /**
  * Runs a trained model over every image of a folder-per-class dataset and scores it: accuracy,
  * per-class precision/recall/F1, confusion matrix (rows = true class, columns = predicted).
@@ -18,7 +30,7 @@ export interface EvalResult extends ClassificationReport {
  * @throws Error when a dataset class is not one of the model's labels, or the dataset is invalid.
  */
 export async function evaluate(
-  model: string, datasetDir: string, opts: { modelsDir: string; threads?: number; device?: DeviceChoice; reporter?: Reporter },
+  model: string, datasetDir: string, opts: EvaluateOptions = {},
 ): Promise<EvalResult> {
   const r = opts.reporter ?? silentReporter;
   const ds = scanDataset(datasetDir);

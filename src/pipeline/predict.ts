@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { stockClassifier } from '../models';
-import { openModel, readLabels, topK, probeEdgeTpu, type Session, type DeviceChoice } from '../runtime';
+import { defaultModelsDir, stockClassifier } from '../models';
+import { openModel, readLabels, topK, probeEdgeTpu, type Device, type DeviceChoice } from '../runtime';
 import { preprocess, type Fit } from '../image';
 
 /** Where a classifier's files are. */
@@ -23,7 +23,7 @@ export interface ModelFiles {
  * - a `.tflite` file: labels (and the fit, from metadata.json) from the files beside it, if any.
  * @throws Error naming the path when it does not exist or holds no model.
  */
-export function resolveModel(model: string | undefined, modelsDir: string, device: DeviceChoice = 'auto'): ModelFiles {
+export function resolveModel(model: string | undefined, modelsDir: string = defaultModelsDir(), device: DeviceChoice = 'auto'): ModelFiles {
   if (model === undefined) {
     const s = stockClassifier(modelsDir);
     return { modelPath: s.modelPath, labels: readLabels(s.labelsPath), fit: 'crop' };
@@ -55,12 +55,47 @@ export interface ImagePrediction {
   error?: string;
 }
 
-/** A model open for repeated predictions. */
+/** Options of `openPredictor`. */
+export interface PredictorOptions {
+  /**
+   * A model folder written by `train` (its model_edgetpu.tflite is taken when the Edge TPU is
+   * ready, see `device`), or a `.tflite` file with labels.txt beside it. Default: the stock
+   * ImageNet classifier (mobilenet_v2_1.0_224, 1001 classes) from `modelsDir`.
+   */
+  model?: string;
+  /** Where the pretrained bases are installed (read for the stock classifier); default `defaultModelsDir()`. */
+  modelsDir?: string;
+  /** Interpreter CPU threads (integer ≥ 1); default cores − 1, at least 1. */
+  threads?: number;
+  /** 'cpu', 'edgetpu' (fails without Coral's runtime), or 'auto' (default: the Edge TPU when present). */
+  device?: DeviceChoice;
+  /** How non-square photos become square; default: the fit the model was trained with, else 'crop'. */
+  fit?: Fit;
+}
+
+/** Options of `predict`: those of `openPredictor` plus how many classes to return. */
+export interface PredictOptions extends PredictorOptions {
+  /** Classes per image, best first (top-k, ≥ 1); default 5. */
+  top?: number;
+}
+
+/** A model open for repeated predictions; `close()` it when done. */
 export interface Predictor {
-  session: Session;
-  labels: string[];
-  fit: Fit;
-  predict(file: string, top: number): Promise<ImagePrediction>;
+  /** Class names, one per model output. */
+  readonly labels: string[];
+  /** How photos are made square for this model. */
+  readonly fit: Fit;
+  /** Where the interpreter runs. */
+  readonly device: Device;
+  /** Input side of the model in pixels (photos are resized to inputSize × inputSize). */
+  readonly inputSize: number;
+  /**
+   * Classifies one image file (any supported format, decoded by content).
+   * @param top classes to return (top-k), default 5.
+   * @returns never rejects for an unreadable image: the record then carries `error` instead.
+   */
+  predict(file: string, top?: number): Promise<ImagePrediction>;
+  /** Releases the interpreter; later `predict` calls fail. */
   close(): void;
 }
 
@@ -69,7 +104,7 @@ export interface Predictor {
  * @throws Error when the model cannot be found or opened (e.g. an `_edgetpu` model without the
  *   Edge TPU runtime), or its labels do not match its output size.
  */
-export function openPredictor(opts: { model?: string; modelsDir: string; threads?: number; device?: DeviceChoice; fit?: Fit }): Predictor {
+export function openPredictor(opts: PredictorOptions = {}): Predictor {
   const files = resolveModel(opts.model, opts.modelsDir, opts.device);
   const fit = opts.fit ?? files.fit;
   const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
@@ -82,10 +117,11 @@ export function openPredictor(opts: { model?: string; modelsDir: string; threads
   }
   const size = session.input.shape[1];
   return {
-    session,
     labels,
     fit,
-    async predict(file: string, top: number): Promise<ImagePrediction> {
+    device: session.device,
+    inputSize: size,
+    async predict(file: string, top = 5): Promise<ImagePrediction> {
       let px: Uint8Array;
       try {
         px = await preprocess(file, size, fit);
@@ -108,9 +144,7 @@ export function openPredictor(opts: { model?: string; modelsDir: string; threads
  * @param top number of classes per image (top-k), ≥ 1.
  * @returns one record per file, in order; unreadable files carry `error`.
  */
-export async function predict(
-  files: string[], opts: { model?: string; modelsDir: string; top?: number; threads?: number; device?: DeviceChoice; fit?: Fit },
-): Promise<ImagePrediction[]> {
+export async function predict(files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
   const p = openPredictor(opts);
   try {
     const out: ImagePrediction[] = [];

@@ -3,6 +3,9 @@
  * cut a classifier at its embedding (include_top=False), graft a trained head quantized by Coral's
  * rules, and the quantization arithmetic behind it. Each export documents its shapes, dtypes,
  * errors and schema sources.
+ *
+ * This file is also the package's `edgetune/tflite` entry (package.json "exports"): the graph
+ * tools stay out of the root entry, which holds only the tasks (train, predict, …).
  */
 export * from './schema';
 export { readModel, flatbufferEnd } from './reader';
