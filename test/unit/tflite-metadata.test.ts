@@ -249,6 +249,24 @@ describe('TFLite Metadata (synthetic model)', () => {
     assert.equal(code(() => readModelMetadata(good.subarray(0, 40))), 'BAD_MODEL');
   });
 
+  it('corrupt metadata bytes end in BAD_MODEL or a record, never another error (2000 seeded flips)', () => {
+    const good = buildModelMetadata(imageClassifierMetadata(classifier(), INFO).metadata);
+    const outcomes = { record: 0, BAD_MODEL: 0 };
+    for (let s = 0; s < 2000; s++) {
+      const b = good.slice();
+      b[(s * 7919) % b.length] ^= 1 + (s % 255);
+      try {
+        readModelMetadata(b);
+        outcomes.record++;
+      } catch (e) {
+        assert.ok(e instanceof EdgeTuneError && e.code === 'BAD_MODEL', String(e));
+        outcomes.BAD_MODEL++;
+      }
+    }
+    // Both outcomes occur: flips inside strings or floats still parse, flips in offsets do not.
+    assert.ok(outcomes.record > 100 && outcomes.BAD_MODEL > 100, JSON.stringify(outcomes));
+  });
+
   it('computes min_parser_version as metadata_version.cc does', () => {
     const { metadata } = imageClassifierMetadata(classifier(), INFO);
     assert.equal(minParserVersion(metadata), '1.0.0');
