@@ -25,3 +25,20 @@ export { graftHead, PROBABILITIES_TENSOR, SOFTMAX_OUTPUT_SCALE } from './graft';
 export type { DenseLayer, GraftOptions, HeadWeights } from './graft';
 export { gridPool } from './pool';
 export type { Pooling } from './pool';
+export {
+  attachClassifierMetadata, attachMetadata, AssociatedFileType, buildModelMetadata, ColorSpaceType,
+  imageClassifierMetadata, labelsFileContents, labelsOf, METADATA_LABELS_FILE, METADATA_FILE_IDENTIFIER,
+  METADATA_NAME, minParserVersion, modelMetadataOf, parseLabelsFile, readAssociatedFiles,
+  readModelMetadata, recordedFiles,
+} from './metadata';
+export type {
+  AssociatedFile, ClassifierInfo, ContentProperties, TfliteMetadata, ProcessUnit, SubGraphMetadata,
+  TensorMetadata,
+} from './metadata';
+export {
+  compareRuntimeVersions, declaredMinRuntimeVersion, MIN_RUNTIME_VERSION, MIN_RUNTIME_VERSION_BYTES,
+  minRuntimeForOp, minRuntimeVersion, opVersionProblems, requiredOpVersion, setMinRuntimeVersion,
+} from './runtime-version';
+export type { OpVersionProblem } from './runtime-version';
+export { locateZip, placeZip, unzipAll, zipStored } from './zip';
+export type { ZipLocation } from './zip';

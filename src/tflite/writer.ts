@@ -7,6 +7,7 @@ import {
   BuiltinOptions, Buffer, FILE_IDENTIFIER, Metadata, Model, Operator, OperatorCode, OPTIONS_TABLES,
   QuantizationParameters, SignatureDef, SubGraph, Tensor, TensorMap,
 } from './schema';
+import { placeZip } from './zip';
 
 /** Alignment of constant data in bytes (schema.fbs: Buffer.data `force_align: 16`). */
 export const BUFFER_ALIGNMENT = 16;
@@ -223,9 +224,15 @@ export interface WriteOptions {
  * decoded record, custom_options bytes are copied unchanged.
  *
  * @param model records as produced by readModel or edited copies (not modified).
+ * Model.trailing is appended after the flatbuffer; when it is a zip (TFLite Metadata's associated
+ * files) its offsets are rewritten to count from the start of the output file, as tflite-support's
+ * MetadataPopulator leaves them, so the whole file stays a valid zip even when the flatbuffer's
+ * length changed since the zip was read or built (zip.ts placeZip).
+ *
  * @param opts keepTrailing (default true): append model.trailing after the flatbuffer.
  * @returns a fresh Uint8Array holding the file.
- * @throws Error when a builtin options record does not match the schema table it names.
+ * @throws Error when a builtin options record does not match the schema table it names;
+ *   EdgeTuneError BAD_MODEL for a zip64 trailing zip, BAD_OPTION when its offsets pass 4 GiB.
  */
 export function writeModel(model: Model, opts: WriteOptions = {}): Uint8Array {
   const dataBytes = model.buffers.reduce((n, x) => n + x.data.length + BUFFER_ALIGNMENT, 0)
@@ -250,7 +257,11 @@ export function writeModel(model: Model, opts: WriteOptions = {}): Uint8Array {
   if (sigs) b.addFieldOffset(7, sigs, 0);
   b.finish(b.endObject(), FILE_IDENTIFIER);
   const fb = b.asUint8Array();
-  const trailing = opts.keepTrailing === false ? undefined : model.trailing;
+  let trailing = opts.keepTrailing === false ? undefined : model.trailing;
+  // A zip's offsets count from the file's start (TFLite Metadata's associated files, written in
+  // Python zipfile's append mode): re-count them for where this flatbuffer ends. Other bytes and
+  // a zip already in place are kept as they are.
+  if (trailing) trailing = placeZip(trailing, fb.length) ?? trailing;
   const out = new Uint8Array(fb.length + (trailing?.length ?? 0));
   out.set(fb, 0);
   if (trailing) out.set(trailing, fb.length);
