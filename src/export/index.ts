@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
-import { readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, type HeadWeights, type Model, type Pooling } from '../tflite';
+import {
+  readModel, writeModel, graftHead, embeddingInfo, isEdgeTpuCompiled, setMinRuntimeVersion, attachClassifierMetadata,
+  type HeadWeights, type Model, type Pooling,
+} from '../tflite';
 import { openModel } from '../runtime';
 import { preprocess, type Fit } from '../image';
 import { edgeTpuBlocker, type Verification } from '../artifact';
@@ -15,11 +18,39 @@ import { fail } from '../errors';
  *
  * @param base the base graph ending at its embedding (a cut classifier, an extractor, or a compiled
  *   `_edgetpu` extractor whose custom op is kept byte-for-byte).
- * @returns the `.tflite` bytes (trailing data dropped: it described the removed top).
+ * With `labels` (and `name`, `baseName`) the file describes itself: TFLite Metadata (name,
+ * description naming EdgeTune, the base and the classes; input image properties; output
+ * TENSOR_AXIS_LABELS) with labels.txt in a zip appended after the flatbuffer, as tflite-support's
+ * populator writes it, so standard clients (MediaPipe, the Task Library) can name the classes. The
+ * `min_runtime_version` entry is computed from the ops actually used.
+ * @returns the `.tflite` bytes.
  */
 export function exportTflite(base: Model, head: HeadWeights, opts: { float?: boolean } & Partial<ModelDescription> = {}): Uint8Array {
-  return writeModel(graftHead(base, head, { float: !!opts.float }), { keepTrailing: false });
+  let model = graftHead(base, head, { float: !!opts.float });
+  // The base's own trailing data (Coral's zip of ImageNet labels) described the removed top.
+  delete model.trailing;
+  model = setMinRuntimeVersion(model);
+  if (opts.labels) {
+    const base = opts.baseName ?? 'a MobileNet base';
+    model = attachClassifierMetadata(model, {
+      name: `EdgeTune ${opts.name ?? 'image'} classifier`,
+      description: `EdgeTune image classifier: ${base} without its top (include_top=False) + a ${opts.float ? 'float' : 'uint8-quantized'} Dense head trained by EdgeTune; ${opts.labels.length} classes: ${listLabels(opts.labels)}.`,
+      version: `edgetune ${VERSION}`,
+      author: 'EdgeTune',
+      labels: opts.labels,
+    });
+  }
+  return writeModel(model);
 }
+
+/** The first labels, joined, with a count of the rest (a description stays short). */
+function listLabels(labels: readonly string[]): string {
+  const shown = labels.slice(0, 20).join(', ');
+  return labels.length > 20 ? `${shown} and ${labels.length - 20} more` : shown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../../package.json').version;
 
 /** What an exported file says about itself (its TFLite Metadata). */
 export interface ModelDescription {
