@@ -7,13 +7,17 @@ export {
   classificationReport,
   formatConfusion,
   formatReport,
+  macroAverage,
   type ClassMetrics,
+  type MacroAverage,
   type ClassificationReport,
 } from './metrics';
 export {
   historyCurvesSvg,
   confusionMatrixSvg,
   svgToPng,
+  bundledFontFiles,
+  preparePlotDir,
   writePlot,
   type HistoryEntry,
   type HistoryPlotOptions,

@@ -3,46 +3,141 @@ import * as path from 'node:path';
 import { stockClassifier } from '../models';
 import { openModel, readLabels, topK, probeEdgeTpu, type Session, type DeviceChoice } from '../runtime';
 import { preprocess, type Fit } from '../image';
+import { fail, ioError } from '../errors';
+import { silentReporter, type Reporter } from './report';
+
+/** Where a classifier's labels came from (one label per output index). */
+export type LabelsSource = 'stock' | 'labels.txt' | 'tflite-metadata' | 'metadata.json' | '--labels';
 
 /** Where a classifier's files are. */
 export interface ModelFiles {
   modelPath: string;
-  /** One label per output index; generated names ("class 0", …) when the model has no labels file. */
+  /** One label per output index. */
   labels: string[];
+  /** Where `labels` were read: the file path, or the model file for TFLite Metadata labels. */
+  labelsFile: string;
+  labelsSource: LabelsSource;
   /** The fit the model was trained with (its metadata.json), else 'crop'. */
   fit: Fit;
+  /** The model's metadata.json when there is one (beside the .tflite or in the folder). */
+  metadataPath?: string;
+  /** Things the caller should tell the user (e.g. labels taken from metadata.json). */
+  warnings: string[];
+}
+
+/** Options of `resolveModel`. */
+export interface ResolveOptions {
+  /** Default 'auto'. */
+  device?: DeviceChoice;
+  /** A labels file (one label per line, line i = output i) that overrides any other source. */
+  labels?: string;
 }
 
 /**
- * Finds the model and labels to predict with.
+ * HOOK — labels carried inside the .tflite as TFLite Metadata (the TFLITE_METADATA flatbuffer's
+ * associated file of type TENSOR_AXIS_LABELS, packed as a zip after the model, as in Coral's
+ * classifiers). Another helper adds `readAssociatedFiles` to src/tflite; when it lands, read the
+ * labels file it lists here and return its lines. Until then no file counts as carrying labels.
+ * @param modelPath the .tflite file
+ * @returns one label per output, or null when the file carries none
+ */
+function embeddedLabels(modelPath: string): string[] | null {
+  void modelPath; // TODO(readAssociatedFiles): return readLabelsText(readAssociatedFiles(bytes).find(TENSOR_AXIS_LABELS))
+  return null;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError('read', file, e);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw fail('BAD_MODEL', `${file} is not a JSON object: restore it from the model folder 'edgetune train' wrote, or delete it`);
+}
+
+/** `labels` of a metadata.json when it is a non-empty array of strings, else null. */
+function metadataLabels(meta: Record<string, unknown>): string[] | null {
+  const l = meta.labels;
+  return Array.isArray(l) && l.length > 0 && l.every((x) => typeof x === 'string') ? (l as string[]) : null;
+}
+
+/**
+ * Finds the model and labels to predict with. Never invents labels: a model whose labels cannot
+ * be found is refused, so a prediction is never a made-up "class 0".
  * - undefined: the stock ImageNet classifier (`mobilenet_v2_1.0_224` + imagenet_labels.txt), the
  *   embedded default.
  * - a model folder from `edgetune train`: its model_edgetpu.tflite with `device: 'edgetpu'`, or
- *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite;
- *   and labels.txt.
- * - a `.tflite` file: labels (and the fit, from metadata.json) from the files beside it, if any.
- * @throws Error naming the path when it does not exist or holds no model.
+ *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite.
+ * - a `.tflite` file: the fit from metadata.json beside it, if any.
+ * Labels, first found: `opts.labels`; labels.txt (in the folder / beside the file); for a file,
+ * TFLite Metadata labels inside it (hook, see `embeddedLabels`); the `labels` of metadata.json,
+ * with a warning that labels.txt is missing. Otherwise refused.
+ * @throws EdgeTuneError NOT_FOUND when the model or the --labels file does not exist; BAD_MODEL
+ *   when a folder has no model.tflite or no labels can be found, naming the missing file.
  */
-export function resolveModel(model: string | undefined, modelsDir: string, device: DeviceChoice = 'auto'): ModelFiles {
+export function resolveModel(model: string | undefined, modelsDir: string, opts: ResolveOptions = {}): ModelFiles {
+  const device = opts.device ?? 'auto';
+  const explicit = opts.labels === undefined ? null : readLabelsFile(opts.labels);
   if (model === undefined) {
     const s = stockClassifier(modelsDir);
-    return { modelPath: s.modelPath, labels: readLabels(s.labelsPath), fit: 'crop' };
+    return explicit
+      ? { modelPath: s.modelPath, labels: explicit, labelsFile: opts.labels!, labelsSource: '--labels', fit: 'crop', warnings: [] }
+      : { modelPath: s.modelPath, labels: readLabels(s.labelsPath), labelsFile: s.labelsPath, labelsSource: 'stock', fit: 'crop', warnings: [] };
   }
-  if (!fs.existsSync(model)) throw new Error(`model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
+  if (!fs.existsSync(model)) throw fail('NOT_FOUND', `model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
   let modelPath = model;
   let folder = path.dirname(model);
-  if (fs.statSync(model).isDirectory()) {
+  const isFolder = fs.statSync(model).isDirectory();
+  if (isFolder) {
     const tpu = path.join(model, 'model_edgetpu.tflite');
     // 'auto' takes the Edge TPU file only when the runtime and a device are really there.
     const useTpu = fs.existsSync(tpu) && (device === 'edgetpu' || (device === 'auto' && edgeTpuReady()));
     modelPath = useTpu ? tpu : path.join(model, 'model.tflite');
     folder = model;
-    if (!fs.existsSync(modelPath)) throw new Error(`model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
+    if (!fs.existsSync(modelPath)) throw fail('BAD_MODEL', `model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
   const labelsPath = path.join(folder, 'labels.txt');
   const metaPath = path.join(folder, 'metadata.json');
-  const fit: Fit = fs.existsSync(metaPath) ? JSON.parse(fs.readFileSync(metaPath, 'utf8')).options?.fit ?? 'crop' : 'crop';
-  return { modelPath, labels: fs.existsSync(labelsPath) ? readLabels(labelsPath) : [], fit };
+  const meta = fs.existsSync(metaPath) ? readJson(metaPath) : null;
+  const options = meta?.options as { fit?: Fit } | undefined;
+  const base = { modelPath, fit: options?.fit ?? 'crop', metadataPath: meta ? metaPath : undefined };
+  if (explicit) return { ...base, labels: explicit, labelsFile: opts.labels!, labelsSource: '--labels', warnings: [] };
+  if (fs.existsSync(labelsPath)) return { ...base, labels: readLabelsFile(labelsPath), labelsFile: labelsPath, labelsSource: 'labels.txt', warnings: [] };
+  if (!isFolder) {
+    const inside = embeddedLabels(modelPath);
+    if (inside) return { ...base, labels: inside, labelsFile: modelPath, labelsSource: 'tflite-metadata', warnings: [] };
+  }
+  const fromMeta = meta ? metadataLabels(meta) : null;
+  if (fromMeta) {
+    return {
+      ...base, labels: fromMeta, labelsFile: metaPath, labelsSource: 'metadata.json',
+      warnings: [`${labelsPath} is missing: using the ${fromMeta.length} labels listed in ${metaPath} (restore labels.txt to silence this)`],
+    };
+  }
+  throw fail('BAD_MODEL', isFolder
+    ? `model folder ${model} has no ${path.basename(labelsPath)} (${labelsPath})${meta ? ' and its metadata.json lists no labels' : ''}: restore it, or pass --labels FILE (one label per line)`
+    : `model ${model} carries no labels and there is no ${labelsPath}${meta ? ' (metadata.json beside it lists none)' : ''}: pass --labels FILE (one label per line)`);
+}
+
+/** readLabels with EdgeTune errors: NOT_FOUND / IO naming the file, BAD_MODEL when it is empty. */
+function readLabelsFile(file: string): string[] {
+  if (!fs.existsSync(file)) throw fail('NOT_FOUND', `labels file ${file} does not exist: pass a text file with one label per line (line i names output i)`);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    throw ioError('read labels', file, e);
+  }
+  if (fs.statSync(file).isDirectory()) throw fail('BAD_OPTION', `labels file ${file} is a folder: pass a text file with one label per line`);
+  const labels = readLabels(file);
+  if (labels.length === 0) throw fail('BAD_MODEL', `labels file ${file} is empty: write one label per line (line i names output i)`);
+  return labels;
 }
 
 /** One image's result; `error` instead of predictions when the image could not be read. */
@@ -59,31 +154,53 @@ export interface ImagePrediction {
 export interface Predictor {
   session: Session;
   labels: string[];
+  /** Where the labels came from. */
+  files: ModelFiles;
   fit: Fit;
   predict(file: string, top: number): Promise<ImagePrediction>;
   close(): void;
 }
 
+/** Options of `openPredictor` / `predict`. */
+export interface PredictOptions {
+  /** Model folder or .tflite file; undefined = the stock ImageNet classifier. */
+  model?: string;
+  /** Where the pretrained bases are installed (for the stock classifier). */
+  modelsDir: string;
+  /** Interpreter threads; default cores − 1 (`defaultThreads`). */
+  threads?: number;
+  device?: DeviceChoice;
+  /** Overrides the fit stored with the model. */
+  fit?: Fit;
+  /** Labels file overriding the model's (one label per line). */
+  labels?: string;
+  /** Where warnings go (default: nowhere). */
+  reporter?: Reporter;
+}
+
 /**
  * Opens a classifier for prediction. Images go through the same `preprocess` as training.
- * @throws Error when the model cannot be found or opened (e.g. an `_edgetpu` model without the
- *   Edge TPU runtime), or its labels do not match its output size.
+ * Warnings of `resolveModel` (e.g. labels taken from metadata.json) go to `opts.reporter.warn`.
+ * @throws EdgeTuneError when the model or its labels cannot be found (see `resolveModel`), or the
+ *   labels do not match its output size (BAD_MODEL); Error when it cannot be opened (e.g. an
+ *   `_edgetpu` model without the Edge TPU runtime).
  */
-export function openPredictor(opts: { model?: string; modelsDir: string; threads?: number; device?: DeviceChoice; fit?: Fit }): Predictor {
-  const files = resolveModel(opts.model, opts.modelsDir, opts.device);
+export function openPredictor(opts: PredictOptions): Predictor {
+  const files = resolveModel(opts.model, opts.modelsDir, { device: opts.device, labels: opts.labels });
   const fit = opts.fit ?? files.fit;
   const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
   const classes = session.output.shape[session.output.shape.length - 1];
-  let labels = files.labels;
-  if (labels.length === 0) labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
+  const labels = files.labels;
   if (labels.length !== classes) {
     session.close();
-    throw new Error(`labels for ${files.modelPath} list ${labels.length} classes but the model outputs ${classes}: fix labels.txt`);
+    throw fail('BAD_MODEL', `labels in ${files.labelsFile} list ${labels.length} classes but ${files.modelPath} outputs ${classes}: fix the labels (one per output, in output order)`);
   }
+  files.warnings.forEach((w) => (opts.reporter ?? silentReporter).warn(w));
   const size = session.input.shape[1];
   return {
     session,
     labels,
+    files,
     fit,
     async predict(file: string, top: number): Promise<ImagePrediction> {
       let px: Uint8Array;
@@ -108,9 +225,7 @@ export function openPredictor(opts: { model?: string; modelsDir: string; threads
  * @param top number of classes per image (top-k), ≥ 1.
  * @returns one record per file, in order; unreadable files carry `error`.
  */
-export async function predict(
-  files: string[], opts: { model?: string; modelsDir: string; top?: number; threads?: number; device?: DeviceChoice; fit?: Fit },
-): Promise<ImagePrediction[]> {
+export async function predict(files: string[], opts: PredictOptions & { top?: number }): Promise<ImagePrediction[]> {
   const p = openPredictor(opts);
   try {
     const out: ImagePrediction[] = [];
