@@ -111,7 +111,7 @@ describe('eval/metrics', () => {
   it('classificationReport rejects empty input, empty or duplicate labels', () => {
     assert.throws(() => classificationReport([], [], ['a', 'b']), /yTrue is empty/);
     assert.throws(() => classificationReport([0], [0], []), /labels is empty/);
-    assert.throws(() => classificationReport([0], [0], ['a', 'a']), /labels contain duplicates/);
+    assert.throws(() => classificationReport([0], [0], ['a', 'b', 'a', 'c', 'b']), /^Error: labels contain duplicates \(a, b\); pass unique class names$/);
   });
 
   it('formatConfusion: aligned table, labels on both axes, no ANSI codes', () => {

@@ -93,9 +93,8 @@ export function confusionMatrix(yTrue: number[], yPred: number[], numClasses: nu
  */
 export function classificationReport(yTrue: number[], yPred: number[], labels: string[]): ClassificationReport {
   if (labels.length === 0) throw new Error('labels is empty; pass one name per class');
-  if (new Set(labels).size !== labels.length) {
-    throw new Error(`labels contain duplicates (${labels.join(', ')}); pass unique class names`);
-  }
+  const dups = [...new Set(labels.filter((l, i) => labels.indexOf(l) !== i))];
+  if (dups.length > 0) throw new Error(`labels contain duplicates (${dups.join(', ')}); pass unique class names`);
   if (yTrue.length === 0) throw new Error('yTrue is empty; accuracy needs at least one labelled sample');
   const confusion = confusionMatrix(yTrue, yPred, labels.length);
   const n = labels.length;

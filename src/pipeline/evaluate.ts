@@ -29,7 +29,8 @@ export interface EvalOptions {
 /**
  * Runs a trained model over every image of a folder-per-class dataset and scores it: accuracy,
  * per-class precision/recall/F1, confusion matrix (rows = true class, columns = predicted).
- * Dataset classes are matched to the model's labels by name. The dataset may hold any non-empty
+ * Dataset classes are matched to the model's labels by name (outputs sharing a name count as one
+ * class, so `labels` are the model's distinct names, in output order). The dataset may hold any non-empty
  * subset of the model's classes, even one: classes without photos are left out of the macro
  * average (`ClassificationReport.macro`) and reported with `reporter.info`.
  * Every file not used is warned about with its reason (`reporter.warn`) and listed in `skipped`,
@@ -44,10 +45,15 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
   const ds = scanDataset(datasetDir, { minClasses: 1, minImagesPerClass: 1 });
   const p = openPredictor({ model, modelsDir: opts.modelsDir, threads: opts.threads, device: opts.device, labels: opts.labels, reporter: r });
   try {
-    const index = new Map(p.labels.map((l, i) => [l, i]));
+    // Classes are matched by name, so outputs sharing a name (ImageNet's two 'crane's, the bird
+    // and the machine) are one class here: scored in the place of the first.
+    const names = [...new Set(p.labels)];
+    const index = new Map(names.map((l, i) => [l, i]));
+    const shared = names.filter((l) => p.labels.indexOf(l) !== p.labels.lastIndexOf(l));
+    if (shared.length) r.info(`${someOf(shared)} name${shared.length === 1 ? 's' : ''} more than one model output: scored as one class`);
     const unknown = ds.labels.filter((l) => !index.has(l));
     if (unknown.length) {
-      throw fail('BAD_DATASET', `dataset ${datasetDir} has classes the model does not know: ${unknown.join(', ')} (model labels: ${p.labels.join(', ')}); remove or rename those folders`);
+      throw fail('BAD_DATASET', `dataset ${datasetDir} has classes the model does not know: ${someOf(unknown)} (model labels: ${someOf(names)}); remove or rename those folders`);
     }
     const metaPath = p.files.metadataPath;
     if (metaPath && trainedOn(metaPath) === ds.root) {
@@ -58,9 +64,10 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
       skipped.push(s);
       r.warn(`skipped ${s.path}: ${s.reason}`);
     }
-    const absent = p.labels.filter((l) => !ds.labels.includes(l));
+    const present = new Set(ds.labels);
+    const absent = names.filter((l) => !present.has(l));
     if (absent.length) {
-      r.info(`no photos of ${absent.length} of the model's ${p.labels.length} classes (${absent.join(', ')}): they are left out of the macro average`);
+      r.info(`no photos of ${absent.length} of the model's ${names.length} classes (${someOf(absent)}): they are left out of the macro average`);
     }
     const yTrue: number[] = [];
     const yPred: number[] = [];
@@ -80,10 +87,16 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
     if (yTrue.length === 0) {
       throw fail('BAD_DATASET', `dataset ${datasetDir}: none of its ${ds.samples.length} photos could be read (see the warnings); add readable JPEG, PNG, WebP, GIF, TIFF or BMP photos`);
     }
-    return { ...classificationReport(yTrue, yPred, p.labels), skipped };
+    return { ...classificationReport(yTrue, yPred, names), skipped };
   } finally {
     p.close();
   }
+}
+
+/** Up to 8 names, then "… (N in all)": keeps a message on one readable line for 1001 ImageNet labels. */
+function someOf(names: string[]): string {
+  const MAX = 8;
+  return names.length <= MAX ? names.join(', ') : `${names.slice(0, MAX).join(', ')}, … (${names.length} in all)`;
 }
 
 /** `dataset.root` of a model's metadata.json, or undefined when it has none or cannot be read. */

@@ -83,13 +83,29 @@ function metadataLabels(meta: Record<string, unknown>): string[] | null {
  *   when a folder has no model.tflite or no labels can be found, naming the missing file.
  */
 export function resolveModel(model: string | undefined, modelsDir: string, opts: ResolveOptions = {}): ModelFiles {
-  const device = opts.device ?? 'auto';
-  const explicit = opts.labels === undefined ? null : readLabelsFile(opts.labels);
+  const loc = locateModel(model, modelsDir, opts.device ?? 'auto');
+  return { modelPath: loc.modelPath, fit: loc.fit, metadataPath: loc.metadataPath, ...findLabels(loc, opts.labels) };
+}
+
+/** Where a model's file is, before its labels are looked for. */
+interface Located {
+  /** The model argument as given (undefined = stock classifier). */
+  model: string | undefined;
+  modelPath: string;
+  fit: Fit;
+  /** labels.txt / metadata.json live here; null for the stock classifier. */
+  folder: string | null;
+  isFolder: boolean;
+  metadataPath?: string;
+  meta: Record<string, unknown> | null;
+  /** The stock classifier's labels file. */
+  stockLabels?: string;
+}
+
+function locateModel(model: string | undefined, modelsDir: string, device: DeviceChoice): Located {
   if (model === undefined) {
     const s = stockClassifier(modelsDir);
-    return explicit
-      ? { modelPath: s.modelPath, labels: explicit, labelsFile: opts.labels!, labelsSource: '--labels', fit: 'crop', warnings: [] }
-      : { modelPath: s.modelPath, labels: readLabels(s.labelsPath), labelsFile: s.labelsPath, labelsSource: 'stock', fit: 'crop', warnings: [] };
+    return { model, modelPath: s.modelPath, fit: 'crop', folder: null, isFolder: false, meta: null, stockLabels: s.labelsPath };
   }
   if (!fs.existsSync(model)) throw fail('NOT_FOUND', `model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
   let modelPath = model;
@@ -103,27 +119,34 @@ export function resolveModel(model: string | undefined, modelsDir: string, opts:
     folder = model;
     if (!fs.existsSync(modelPath)) throw fail('BAD_MODEL', `model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
-  const labelsPath = path.join(folder, 'labels.txt');
   const metaPath = path.join(folder, 'metadata.json');
   const meta = fs.existsSync(metaPath) ? readJson(metaPath) : null;
   const options = meta?.options as { fit?: Fit } | undefined;
-  const base = { modelPath, fit: options?.fit ?? 'crop', metadataPath: meta ? metaPath : undefined };
-  if (explicit) return { ...base, labels: explicit, labelsFile: opts.labels!, labelsSource: '--labels', warnings: [] };
-  if (fs.existsSync(labelsPath)) return { ...base, labels: readLabelsFile(labelsPath), labelsFile: labelsPath, labelsSource: 'labels.txt', warnings: [] };
-  if (!isFolder) {
-    const inside = embeddedLabels(modelPath);
-    if (inside) return { ...base, labels: inside, labelsFile: modelPath, labelsSource: 'tflite-metadata', warnings: [] };
+  return { model, modelPath, fit: options?.fit ?? 'crop', folder, isFolder, metadataPath: meta ? metaPath : undefined, meta };
+}
+
+type FoundLabels = Pick<ModelFiles, 'labels' | 'labelsFile' | 'labelsSource' | 'warnings'>;
+
+function findLabels(loc: Located, labelsOption: string | undefined): FoundLabels {
+  if (labelsOption !== undefined) return { labels: readLabelsFile(labelsOption), labelsFile: labelsOption, labelsSource: '--labels', warnings: [] };
+  if (loc.stockLabels) return { labels: readLabels(loc.stockLabels), labelsFile: loc.stockLabels, labelsSource: 'stock', warnings: [] };
+  const folder = loc.folder!;
+  const labelsPath = path.join(folder, 'labels.txt');
+  if (fs.existsSync(labelsPath)) return { labels: readLabelsFile(labelsPath), labelsFile: labelsPath, labelsSource: 'labels.txt', warnings: [] };
+  if (!loc.isFolder) {
+    const inside = embeddedLabels(loc.modelPath);
+    if (inside) return { labels: inside, labelsFile: loc.modelPath, labelsSource: 'tflite-metadata', warnings: [] };
   }
-  const fromMeta = meta ? metadataLabels(meta) : null;
-  if (fromMeta) {
+  const fromMeta = loc.meta ? metadataLabels(loc.meta) : null;
+  if (fromMeta && loc.metadataPath) {
     return {
-      ...base, labels: fromMeta, labelsFile: metaPath, labelsSource: 'metadata.json',
-      warnings: [`${labelsPath} is missing: using the ${fromMeta.length} labels listed in ${metaPath} (restore labels.txt to silence this)`],
+      labels: fromMeta, labelsFile: loc.metadataPath, labelsSource: 'metadata.json',
+      warnings: [`${labelsPath} is missing: using the ${fromMeta.length} labels listed in ${loc.metadataPath} (restore labels.txt to silence this)`],
     };
   }
-  throw fail('BAD_MODEL', isFolder
-    ? `model folder ${model} has no ${path.basename(labelsPath)} (${labelsPath})${meta ? ' and its metadata.json lists no labels' : ''}: restore it, or pass --labels FILE (one label per line)`
-    : `model ${model} carries no labels and there is no ${labelsPath}${meta ? ' (metadata.json beside it lists none)' : ''}: pass --labels FILE (one label per line)`);
+  throw fail('BAD_MODEL', loc.isFolder
+    ? `model folder ${loc.model} has no labels.txt (${labelsPath})${loc.meta ? ' and its metadata.json lists no labels' : ''}: restore it, or pass --labels FILE (one label per line)`
+    : `model ${loc.model} carries no labels and there is no ${labelsPath}${loc.meta ? ' (metadata.json beside it lists none)' : ''}: pass --labels FILE (one label per line)`);
 }
 
 /** readLabels with EdgeTune errors: NOT_FOUND / IO naming the file, BAD_MODEL when it is empty. */
@@ -186,9 +209,18 @@ export interface PredictOptions {
  *   `_edgetpu` model without the Edge TPU runtime).
  */
 export function openPredictor(opts: PredictOptions): Predictor {
-  const files = resolveModel(opts.model, opts.modelsDir, { device: opts.device, labels: opts.labels });
+  const loc = locateModel(opts.model, opts.modelsDir, opts.device ?? 'auto');
+  // The model is opened before its labels are looked for: a model that cannot run at all (e.g. an
+  // _edgetpu file without the runtime) is the first thing to tell.
+  const session = openModel(loc.modelPath, { threads: opts.threads, device: opts.device });
+  let files: ModelFiles;
+  try {
+    files = { modelPath: loc.modelPath, fit: loc.fit, metadataPath: loc.metadataPath, ...findLabels(loc, opts.labels) };
+  } catch (e) {
+    session.close();
+    throw e;
+  }
   const fit = opts.fit ?? files.fit;
-  const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
   const classes = session.output.shape[session.output.shape.length - 1];
   const labels = files.labels;
   if (labels.length !== classes) {

@@ -147,6 +147,18 @@ describe('evaluate', () => {
     assert.deepEqual(rep.infos, ["no photos of 1 of the model's 3 classes (green): they are left out of the macro average"]);
   });
 
+  it('outputs sharing a name are scored as one class (ImageNet has two "crane"s)', async () => {
+    const model = modelFolder({ labels: ['red', 'green', 'red'] }); // output 2 (blue) is also 'red'
+    const ds = await dataset({ red: 1 });
+    await solidPng(path.join(ds, 'red', 'blue-ish.png'), TINY_COLOURS.blue);
+    const rep = recorder();
+    const res = await evaluate(model, ds, { modelsDir: NO_MODELS, threads: 1, reporter: rep });
+    assert.deepEqual(res.labels, ['red', 'green']);
+    assert.deepEqual(res.confusion, [[2, 0], [0, 0]]);
+    assert.equal(res.accuracy, 1);
+    assert.equal(rep.infos[0], 'red names more than one model output: scored as one class');
+  });
+
   it('a single-class folder works', async () => {
     const model = modelFolder({ labels: LABELS });
     const res = await evaluate(model, await dataset({ green: 2 }), { modelsDir: NO_MODELS, threads: 1 });
