@@ -11,6 +11,8 @@ import {
   formatReport,
   historyCurvesSvg,
   macroAverage,
+  shownClasses,
+  listSome,
   svgToPng,
   preparePlotDir,
   writePlot,
@@ -169,6 +171,24 @@ describe('eval/metrics', () => {
     // p = (1/2 + 1)/2 = 0.75, r = (1 + 1/2)/2 = 0.75, f1 = (2/3 + 2/3)/2 = 0.667
     assert.equal(lines[lines.length - 3], '│ macro avg │     0.750 │  0.750 │ 0.667 │       3 │');
     assert.ok(!text.includes('no photos'));
+  });
+
+  it('tables and the plot leave out classes with no photos and no predictions, and say so', async () => {
+    // 'y' has no photos and is never predicted; 'w' has no photos but is predicted once.
+    const r = classificationReport([0, 0, 2], [0, 3, 2], ['x', 'y', 'z', 'w']);
+    assert.deepEqual(shownClasses(r), [0, 2, 3]);
+    const confusion = formatConfusion(r).split('\n');
+    assert.equal(confusion[1], '│ true \\ predicted │ x │ z │ w │');
+    assert.equal(confusion[confusion.length - 1], "not shown: 1 class with no photos and no predictions ('y')");
+    const report = formatReport(r);
+    assert.ok(!report.includes('│ y '), 'no row for y');
+    assert.match(report, /│ w +│ no photos \(not in macro avg\) │ +0 │/);
+    assert.match(report, /│ macro avg \(2 of 4 classes\) │/);
+    assert.ok(report.endsWith("accuracy: 0.667 (2/3)\nnot shown: 1 class with no photos and no predictions ('y')"));
+    const svg = await confusionMatrixSvg(r);
+    assert.ok(svg.includes('3 of 4 classes; 1 with no photos and no predictions not shown'));
+    assert.ok(svg.includes('>w<') && !svg.includes('>y<'));
+    assert.equal(listSome(['a', 'b', 'c'], 2), "'a', 'b', … (3 in all)");
   });
 
   it('macroAverage leaves classes without photos out (a subset test set is not penalised)', () => {

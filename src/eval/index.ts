@@ -8,6 +8,8 @@ export {
   formatConfusion,
   formatReport,
   macroAverage,
+  shownClasses,
+  listSome,
   type ClassMetrics,
   type MacroAverage,
   type ClassificationReport,

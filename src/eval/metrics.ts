@@ -131,26 +131,57 @@ export function macroAverage(perClass: Record<string, ClassMetrics>, labels: rea
   return { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), classes, excluded };
 }
 
+/**
+ * Indices of the classes a table or plot should show: those with photos (support > 0) or
+ * predicted at least once. The others carry no information (all-zero row and column) and would
+ * swamp the output for a model with many classes (1000 ImageNet names) scored on a few.
+ * @returns class indices in label order
+ */
+export function shownClasses(report: ClassificationReport): number[] {
+  const { confusion } = report;
+  return report.labels
+    .map((_, c) => c)
+    .filter((c) => confusion[c].some((v) => v > 0) || confusion.some((row) => row[c] > 0));
+}
+
+/**
+ * Names quoted ('tench, Tinca tinca' holds a comma itself), up to `max`, then "… (N in all)":
+ * keeps long class lists on one readable line.
+ */
+export function listSome(names: readonly string[], max = 8): string {
+  const q = names.slice(0, max).map((n) => `'${n}'`).join(', ');
+  return names.length <= max ? q : `${q}, … (${names.length} in all)`;
+}
+
+/** The footer line naming the classes a table leaves out, or '' when all are shown. */
+function hiddenNote(report: ClassificationReport, shown: number[]): string {
+  const hidden = report.labels.filter((_, c) => !shown.includes(c));
+  if (hidden.length === 0) return '';
+  const n = hidden.length;
+  return `\nnot shown: ${n} class${n === 1 ? '' : 'es'} with no photos and no predictions (${listSome(hidden)})`;
+}
+
 // No colours or ANSI codes: the tables go to logs and files as well as terminals.
 const PLAIN_STYLE = { head: [] as string[], border: [] as string[] };
 
 /**
  * The confusion matrix as an aligned text table (cli-table3 box drawing, no ANSI colours).
  * Rows are true classes, columns predicted classes; the corner cell reads "true \ predicted".
+ * Only `shownClasses` appear; a last line names the others ("not shown: …") when there are any.
  *
  * @param report output of `classificationReport`
  * @returns multi-line string without a trailing newline
  */
 export function formatConfusion(report: ClassificationReport): string {
+  const shown = shownClasses(report);
+  const labels = shown.map((c) => report.labels[c]);
   const table = new Table({
-    head: ['true \\ predicted', ...report.labels],
+    head: ['true \\ predicted', ...labels],
     style: PLAIN_STYLE,
-    colAligns: ['left', ...report.labels.map(() => 'right' as const)],
+    colAligns: ['left', ...labels.map(() => 'right' as const)],
   });
-  report.labels.forEach((label, t) => {
-    table.push([label, ...report.confusion[t].map(String)]);
-  });
-  return table.toString();
+  for (const t of shown) table.push([report.labels[t], ...shown.map((p) => String(report.confusion[t][p]))]);
+  return table.toString() + hiddenNote(report, shown);
 }
 
 /**
@@ -158,9 +189,10 @@ export function formatConfusion(report: ClassificationReport): string {
  * a macro-average row and an accuracy line "accuracy: 0.750 (6/8)".
  *
  * A class with no photos (support 0) has no recall, and its precision only counts false
- * positives: its row reads "no photos (not in macro avg)", and the macro-average row is the
- * unweighted mean over the classes with photos ("macro avg (3 of 4 classes)" when some are left
- * out; see `macroAverage`).
+ * positives: when it was predicted its row reads "no photos (not in macro avg)"; when it was not
+ * predicted either it is left out of the table, and a last line names it ("not shown: …"). The
+ * macro-average row is the unweighted mean over the classes with photos ("macro avg (3 of 4
+ * classes)" when some are left out; see `macroAverage`).
  *
  * @param report output of `classificationReport`
  * @returns multi-line string without a trailing newline
@@ -173,7 +205,9 @@ export function formatReport(report: ClassificationReport): string {
   });
   let total = 0;
   let correct = 0;
-  report.labels.forEach((label, c) => {
+  const shown = shownClasses(report);
+  shown.forEach((c) => {
+    const label = report.labels[c];
     const m = report.perClass[label];
     if (!m) throw new Error(`report has no metrics for label '${label}'; build it with classificationReport`);
     if (m.support === 0) {
@@ -193,5 +227,5 @@ export function formatReport(report: ClassificationReport): string {
     macro.f1.toFixed(3),
     String(total),
   ]);
-  return `${table.toString()}\naccuracy: ${report.accuracy.toFixed(3)} (${correct}/${total})`;
+  return `${table.toString()}\naccuracy: ${report.accuracy.toFixed(3)} (${correct}/${total})${hiddenNote(report, shown)}`;
 }

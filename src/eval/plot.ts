@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import writeFileAtomic from 'write-file-atomic';
-import type { ClassificationReport } from './metrics';
+import { shownClasses, type ClassificationReport } from './metrics';
 import { fail, ioError } from '../errors';
 
 /** One epoch of a Keras-style training history (tfjs `model.fit` History.history, transposed). */
@@ -227,7 +227,8 @@ const AXIS_LABEL_PX = 10; // vega's default axis label font size
 const LABEL_LIMIT_CHARS = 24; // longer class names are truncated with an ellipsis on the axes
 
 /**
- * Confusion matrix heatmap as an SVG document: one cell per (true, predicted) pair with its count
+ * Confusion matrix heatmap as an SVG document over `shownClasses` (classes with photos or
+ * predictions; a subtitle counts the others): one cell per (true, predicted) pair with its count
  * written in it, colour = count (sequential blues, white text on dark cells), y axis "true",
  * x axis "predicted", both listing the label names in report order; title gives accuracy and N.
  * Output is deterministic for the same input.
@@ -236,16 +237,18 @@ const LABEL_LIMIT_CHARS = 24; // longer class names are truncated with an ellips
  * @returns an SVG document string (starts with "<svg"; ~44 pixels per cell plus axes and legend)
  */
 export async function confusionMatrixSvg(report: ClassificationReport): Promise<string> {
-  const { labels, confusion } = report;
+  const shown = shownClasses(report);
+  const labels = shown.map((c) => report.labels[c]);
+  const hidden = report.labels.length - shown.length;
   const cells: { trueLabel: string; predictedLabel: string; count: number }[] = [];
   let max = 0;
   let total = 0;
-  labels.forEach((t, i) =>
-    labels.forEach((p, j) => {
-      const count = confusion[i][j];
+  shown.forEach((i) =>
+    shown.forEach((j) => {
+      const count = report.confusion[i][j];
       max = Math.max(max, count);
       total += count;
-      cells.push({ trueLabel: t, predictedLabel: p, count });
+      cells.push({ trueLabel: report.labels[i], predictedLabel: report.labels[j], count });
     }),
   );
   const longest = Math.min(Math.max(...labels.map((l) => l.length)), LABEL_LIMIT_CHARS);
@@ -261,7 +264,11 @@ export async function confusionMatrixSvg(report: ClassificationReport): Promise<
   }
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `confusion matrix (accuracy ${(report.accuracy * 100).toFixed(1)}%, n=${total})`, fontSize: 13 },
+    title: {
+      text: `confusion matrix (accuracy ${(report.accuracy * 100).toFixed(1)}%, n=${total})`,
+      fontSize: 13,
+      ...(hidden > 0 ? { subtitle: `${labels.length} of ${report.labels.length} classes; ${hidden} with no photos and no predictions not shown`, subtitleFontSize: 11 } : {}),
+    },
     background: 'white',
     padding: 10,
     data: { values: cells },

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { scanDataset } from '../dataset';
-import { classificationReport, type ClassificationReport } from '../eval';
+import { classificationReport, listSome, type ClassificationReport } from '../eval';
 import { fail } from '../errors';
 import type { DeviceChoice } from '../runtime';
 import { openPredictor } from './predict';
@@ -50,10 +50,10 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
     const names = [...new Set(p.labels)];
     const index = new Map(names.map((l, i) => [l, i]));
     const shared = names.filter((l) => p.labels.indexOf(l) !== p.labels.lastIndexOf(l));
-    if (shared.length) r.info(`${someOf(shared)} name${shared.length === 1 ? 's' : ''} more than one model output: scored as one class`);
+    if (shared.length) r.info(`${listSome(shared)} name${shared.length === 1 ? 's' : ''} more than one model output: scored as one class`);
     const unknown = ds.labels.filter((l) => !index.has(l));
     if (unknown.length) {
-      throw fail('BAD_DATASET', `dataset ${datasetDir} has classes the model does not know: ${someOf(unknown)} (model labels: ${someOf(names)}); remove or rename those folders`);
+      throw fail('BAD_DATASET', `dataset ${datasetDir} has classes the model does not know: ${listSome(unknown)} (model labels: ${listSome(names)}); remove or rename those folders`);
     }
     const metaPath = p.files.metadataPath;
     if (metaPath && trainedOn(metaPath) === ds.root) {
@@ -67,7 +67,7 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
     const present = new Set(ds.labels);
     const absent = names.filter((l) => !present.has(l));
     if (absent.length) {
-      r.info(`no photos of ${absent.length} of the model's ${names.length} classes (${someOf(absent)}): they are left out of the macro average`);
+      r.info(`no photos of ${absent.length} of the model's ${names.length} classes (${listSome(absent)}): they are left out of the macro average`);
     }
     const yTrue: number[] = [];
     const yPred: number[] = [];
@@ -91,12 +91,6 @@ export async function evaluate(model: string, datasetDir: string, opts: EvalOpti
   } finally {
     p.close();
   }
-}
-
-/** Up to 8 names, then "… (N in all)": keeps a message on one readable line for 1001 ImageNet labels. */
-function someOf(names: string[]): string {
-  const MAX = 8;
-  return names.length <= MAX ? names.join(', ') : `${names.slice(0, MAX).join(', ')}, … (${names.length} in all)`;
 }
 
 /** `dataset.root` of a model's metadata.json, or undefined when it has none or cannot be read. */

@@ -11,7 +11,10 @@ import { predict } from '../../src/pipeline/predict';
 import { evaluate } from '../../src/pipeline/evaluate';
 import { formatReport } from '../../src/eval';
 import { EdgeTuneError } from '../../src/errors';
-import { MODELS_DIR, shared, tmpDir } from '../helpers';
+import { spawnSync } from 'node:child_process';
+import { MODELS_DIR, ROOT, shared, tmpDir } from '../helpers';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 
 const MODEL = path.join(MODELS_DIR, 'mobilenet_v2_1.0_224_quant.tflite');
 const IMAGENET = path.join(MODELS_DIR, 'imagenet_labels.txt');
@@ -51,6 +54,18 @@ describe('predict / eval with a bare .tflite classifier (real base)', () => {
     assert.deepEqual(res.perClass[catLabel], { precision: 1, recall: 0.5, f1: 2 / 3, support: 2 });
     assert.deepEqual(res.perClass[hopperLabel], { precision: 1, recall: 1, f1: 1, support: 1 });
     assert.equal(res.macro.recall, 0.75);
-    assert.match(formatReport(res), /macro avg \(2 of 1000 classes\)/);
+    const table = formatReport(res);
+    assert.match(table, /macro avg \(2 of 1000 classes\)/);
+    // Shown: the cat's and Grace Hopper's classes, and the class bird.bmp was taken for.
+    assert.ok(table.endsWith("not shown: 997 classes with no photos and no predictions ('background', 'tench, Tinca tinca', " +
+      "'goldfish, Carassius auratus', 'great white shark, white shark, man-eater, man-eating shark, Carcharodon carcharias', " +
+      "'tiger shark, Galeocerdo cuvieri', 'hammerhead, hammerhead shark', 'electric ray, crampfish, numbfish, torpedo', 'stingray', … (997 in all))"), table);
+    // The CLI writes a plot of the 3 classes involved (cat, Grace Hopper's, bird's prediction), not 1000×1000 cells.
+    const plot = path.join(tmpDir(), 'cm');
+    const r = spawnSync(process.execPath, [CLI, '--models-dir', MODELS_DIR, 'eval', MODEL, ds, '--labels', IMAGENET, '--plot', `${plot}.svg`, '--threads', '1'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const svg = fs.readFileSync(`${plot}.svg`, 'utf8');
+    assert.ok(svg.includes('3 of 1000 classes; 997 with no photos and no predictions not shown'));
+    assert.ok(fs.statSync(`${plot}.png`).size > 0);
   });
 });
