@@ -10,10 +10,15 @@ import {
   formatConfusion,
   formatReport,
   historyCurvesSvg,
+  macroAverage,
+  shownClasses,
+  listSome,
   svgToPng,
+  preparePlotDir,
   writePlot,
   type HistoryEntry,
 } from '../src/eval';
+import { EdgeTuneError } from '../src/errors';
 import { tmpDir } from './helpers';
 
 // 4 classes: 'c' has support but is never predicted, 'd' has no support but is predicted once.
@@ -108,7 +113,7 @@ describe('eval/metrics', () => {
   it('classificationReport rejects empty input, empty or duplicate labels', () => {
     assert.throws(() => classificationReport([], [], ['a', 'b']), /yTrue is empty/);
     assert.throws(() => classificationReport([0], [0], []), /labels is empty/);
-    assert.throws(() => classificationReport([0], [0], ['a', 'a']), /labels contain duplicates/);
+    assert.throws(() => classificationReport([0], [0], ['a', 'b', 'a', 'c', 'b']), /^Error: labels contain duplicates \(a, b\); pass unique class names$/);
   });
 
   it('formatConfusion: aligned table, labels on both axes, no ANSI codes', () => {
@@ -137,26 +142,66 @@ describe('eval/metrics', () => {
     assert.equal(lines[5], '│ cat              │          0 │   1 │');
   });
 
-  it('formatReport: per-class table, macro avg and accuracy line', () => {
+  it('formatReport: per-class table, "no photos" row, macro avg over classes with photos, accuracy line', () => {
     const text = formatReport(classificationReport(Y_TRUE, Y_PRED, LABELS));
     const expected = [
-      '┌───────────┬───────────┬────────┬───────┬─────────┐',
-      '│ class     │ precision │ recall │    f1 │ support │',
-      '├───────────┼───────────┼────────┼───────┼─────────┤',
-      '│ a         │     0.667 │  0.667 │ 0.667 │       3 │',
-      '├───────────┼───────────┼────────┼───────┼─────────┤',
-      '│ b         │     0.333 │  0.500 │ 0.400 │       2 │',
-      '├───────────┼───────────┼────────┼───────┼─────────┤',
-      '│ c         │     0.000 │  0.000 │ 0.000 │       2 │',
-      '├───────────┼───────────┼────────┼───────┼─────────┤',
-      '│ d         │     0.000 │  0.000 │ 0.000 │       0 │',
-      '├───────────┼───────────┼────────┼───────┼─────────┤',
-      // macro: p = (2/3 + 1/3)/4 = 0.25, r = (2/3 + 1/2)/4 = 0.2917, f1 = (2/3 + 0.4)/4 = 0.2667
-      '│ macro avg │     0.250 │  0.292 │ 0.267 │       7 │',
-      '└───────────┴───────────┴────────┴───────┴─────────┘',
+      '┌────────────────────────────┬────────────┬─────────┬───────┬─────────┐',
+      '│ class                      │  precision │  recall │    f1 │ support │',
+      '├────────────────────────────┼────────────┼─────────┼───────┼─────────┤',
+      '│ a                          │      0.667 │   0.667 │ 0.667 │       3 │',
+      '├────────────────────────────┼────────────┼─────────┼───────┼─────────┤',
+      '│ b                          │      0.333 │   0.500 │ 0.400 │       2 │',
+      '├────────────────────────────┼────────────┼─────────┼───────┼─────────┤',
+      '│ c                          │      0.000 │   0.000 │ 0.000 │       2 │',
+      '├────────────────────────────┼────────────┴─────────┴───────┼─────────┤',
+      '│ d                          │ no photos (not in macro avg) │       0 │',
+      '├────────────────────────────┼────────────┬─────────┬───────┼─────────┤',
+      // macro over a, b, c (d has no photos): p = (2/3 + 1/3 + 0)/3 = 0.333,
+      // r = (2/3 + 1/2 + 0)/3 = 0.389, f1 = (2/3 + 0.4 + 0)/3 = 0.356
+      '│ macro avg (3 of 4 classes) │      0.333 │   0.389 │ 0.356 │       7 │',
+      '└────────────────────────────┴────────────┴─────────┴───────┴─────────┘',
       'accuracy: 0.429 (3/7)',
     ].join('\n');
     assert.equal(text, expected);
+  });
+
+  it('formatReport: plain "macro avg" row when every class has photos', () => {
+    const text = formatReport(classificationReport([0, 1, 1], [0, 1, 0], ['x', 'y']));
+    const lines = text.split('\n');
+    // p = (1/2 + 1)/2 = 0.75, r = (1 + 1/2)/2 = 0.75, f1 = (2/3 + 2/3)/2 = 0.667
+    assert.equal(lines[lines.length - 3], '│ macro avg │     0.750 │  0.750 │ 0.667 │       3 │');
+    assert.ok(!text.includes('no photos'));
+  });
+
+  it('tables and the plot leave out classes with no photos and no predictions, and say so', async () => {
+    // 'y' has no photos and is never predicted; 'w' has no photos but is predicted once.
+    const r = classificationReport([0, 0, 2], [0, 3, 2], ['x', 'y', 'z', 'w']);
+    assert.deepEqual(shownClasses(r), [0, 2, 3]);
+    const confusion = formatConfusion(r).split('\n');
+    assert.equal(confusion[1], '│ true \\ predicted │ x │ z │ w │');
+    assert.equal(confusion[confusion.length - 1], "not shown: 1 class with no photos and no predictions ('y')");
+    const report = formatReport(r);
+    assert.ok(!report.includes('│ y '), 'no row for y');
+    assert.match(report, /│ w +│ no photos \(not in macro avg\) │ +0 │/);
+    assert.match(report, /│ macro avg \(2 of 4 classes\) │/);
+    assert.ok(report.endsWith("accuracy: 0.667 (2/3)\nnot shown: 1 class with no photos and no predictions ('y')"));
+    const svg = await confusionMatrixSvg(r);
+    assert.ok(svg.includes('3 of 4 classes; 1 with no photos and no predictions not shown'));
+    assert.ok(svg.includes('>w<') && !svg.includes('>y<'));
+    assert.equal(listSome(['a', 'b', 'c'], 2), "'a', 'b', … (3 in all)");
+  });
+
+  it('macroAverage leaves classes without photos out (a subset test set is not penalised)', () => {
+    const r = classificationReport(Y_TRUE, Y_PRED, LABELS);
+    assert.deepEqual(r.macro.classes, ['a', 'b', 'c']);
+    assert.deepEqual(r.macro.excluded, ['d']);
+    assert.ok(Math.abs(r.macro.precision - 1 / 3) < 1e-12);
+    assert.ok(Math.abs(r.macro.recall - (2 / 3 + 1 / 2) / 3) < 1e-12);
+    assert.ok(Math.abs(r.macro.f1 - (2 / 3 + 0.4) / 3) < 1e-12);
+    // A perfect model on a test set holding 2 of its 4 classes scores 1, not 0.5.
+    const subset = classificationReport([0, 0, 2], [0, 0, 2], LABELS);
+    assert.deepEqual(subset.macro, { precision: 1, recall: 1, f1: 1, classes: ['a', 'c'], excluded: ['b', 'd'] });
+    assert.deepEqual(macroAverage(subset.perClass, LABELS), subset.macro);
   });
 });
 
@@ -236,7 +281,7 @@ describe('eval/plot', () => {
     await assert.rejects(svgToPng('not svg'), /svgToPng: could not render the SVG/);
   });
 
-  it('svgToPng renders the text (a system font is available to librsvg)', async () => {
+  it('svgToPng renders the text', async () => {
     const svg = await confusionMatrixSvg(classificationReport(Y_TRUE, Y_PRED, LABELS));
     const noText = svg.replace(/<text[^>]*>[^<]*<\/text>/g, '');
     const [a, b] = await Promise.all(
@@ -246,7 +291,7 @@ describe('eval/plot', () => {
     let differing = 0;
     for (let i = 0; i < a.length; i += 4) if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) differing++;
     // Title, axis titles, 8 tick labels and 16 counts cover well over 1000 pixels when drawn.
-    assert.ok(differing > 1000, `text changed only ${differing} pixels: no font for librsvg? install fonts-dejavu-core`);
+    assert.ok(differing > 1000, `text changed only ${differing} pixels: no font found?`);
   });
 
   it('writePlot writes svg and png atomically and returns the paths', async () => {
@@ -260,5 +305,20 @@ describe('eval/plot', () => {
     assert.deepEqual(fs.readdirSync(path.join(dir, 'nested')).sort(), ['confusion.png', 'confusion.svg'], 'no temp files left');
     await assert.rejects(writePlot(base, svg, []), /no formats given/);
     await assert.rejects(writePlot(base, svg, ['pdf' as 'svg']), /unknown format 'pdf'/);
+  });
+
+  it('writePlot: a file in the way or an unwritable target is one EdgeTuneError line naming the path', async () => {
+    const dir = tmpDir();
+    const svg = await confusionMatrixSvg(classificationReport([0, 1], [0, 1], ['x', 'y']));
+    const file = path.join(dir, 'model.tflite');
+    fs.writeFileSync(file, 'x');
+    await assert.rejects(writePlot(path.join(file, 'confusion'), svg, ['svg']), (e: Error) =>
+      e instanceof EdgeTuneError && e.code === 'CONFLICT' &&
+      e.message === `cannot create the plot folder ${file}: ${file} is a file, not a folder; write the plot elsewhere`);
+    // <base>.svg is a folder: the rename onto it fails.
+    fs.mkdirSync(path.join(dir, 'cm.svg'));
+    await assert.rejects(writePlot(path.join(dir, 'cm'), svg, ['svg']), (e: Error) =>
+      e instanceof EdgeTuneError && e.message.startsWith(`cannot write ${path.join(dir, 'cm.svg')}: `) && !e.message.includes('\n'));
+    await assert.rejects(preparePlotDir(path.join(file, 'a', 'b')), (e: Error) => e instanceof EdgeTuneError && e.code === 'CONFLICT');
   });
 });

@@ -20,6 +20,7 @@ import { fail, ioError } from '../errors';
 import type { TrainOptions } from '../options';
 import type { Pooling } from '../tflite';
 import type { Fit } from '../image';
+import type { ClassificationReport } from '../eval';
 
 /** The format this build writes. */
 export const MODEL_FORMAT = 'edgetune-model/2';
@@ -29,17 +30,12 @@ export const READABLE_FORMATS = ['edgetune-model/1', MODEL_FORMAT] as const;
 /** Below this top-1 agreement between the exported model and the trained head, export fails. */
 export const MIN_AGREEMENT = 0.98;
 
-/** Metrics of a classifier on one labelled set of photos. */
-export interface SetMetrics {
-  /** Photos scored. */
-  n: number;
-  /** Fraction correct, 0..1. */
-  accuracy: number;
-  /** Per class (by label): precision, recall, f1 (0..1) and support (photos). */
-  perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
-  /** [true][predicted] counts, indexed like `labels`. */
-  confusion: number[][];
-}
+/**
+ * Metrics of a classifier on one labelled set of photos: the classification report (accuracy,
+ * per-class precision/recall/F1/support, macro average over classes with photos, confusion
+ * [true][predicted] indexed like the model's labels) and the number of photos scored.
+ */
+export type SetMetrics = Omit<ClassificationReport, 'labels'> & { n: number };
 
 /** Result of checking an exported model against the trained head. */
 export interface Verification {

@@ -4,7 +4,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import { fetchBases, listBases, importImages, train, reexport, predict, evaluate, sweep } from '../index';
 import { defaultModelsDir, MODELS_ENV, MODELS_FROM_ENV } from '../models';
-import { formatReport, formatConfusion, confusionMatrixSvg, writePlot } from '../eval';
+import { formatReport, formatConfusion, confusionMatrixSvg, writePlot, preparePlotDir } from '../eval';
+import { confusionPlotPath } from '../pipeline/evaluate';
+import { defaultThreads } from '../runtime';
 import { parseFit } from '../image';
 import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
 import type { RunOptions } from '../pipeline/train';
@@ -22,6 +24,9 @@ function int(name: string, min = 0) {
 function fit(v: string) {
   try { return parseFit(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
 }
+
+/** Help of every --threads option: the runtime's real default (`defaultThreads`), not "all cores". */
+const THREADS_HELP = `interpreter threads (default: cores − 1, at least 1; ${defaultThreads()} here)`;
 
 /** cli-table3 without ANSI colours: output is read in logs and pipes as often as on a terminal. */
 const PLAIN = { head: [] as string[], border: [] as string[] };
@@ -116,7 +121,7 @@ export function buildCli(): Command {
     .option('--float', 'float head behind a DEQUANTIZE (no model_edgetpu.tflite then)')
     .option('--edgetpu', 'require model_edgetpu.tflite (the head after the compiled extractor)')
     .option('--no-edgetpu', 'do not write model_edgetpu.tflite')
-    .option('--threads <n>', 'interpreter threads (default: cores − 1)', int('--threads', 1))
+    .option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .option('--json', 'machine-readable output')
     .action(async (dir, o) => {
       const res = await reexport(dir, { out: o.out, modelsDir: modelsDir(), float: !!o.float, edgetpu: o.edgetpu, threads: o.threads, reporter: terminalReporter(!!o.json) });
@@ -127,13 +132,16 @@ export function buildCli(): Command {
     .description('classify images (default model: the stock ImageNet MobileNet v2)')
     .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, BMP)')
     .option('--model <path>', 'model folder from edgetune train, or a .tflite file')
+    .option('--labels <file>', 'labels file, one per line (line i names output i); needed for a .tflite without labels.txt beside it')
     .option('--top <k>', 'classes per image (top-k)', int('--top', 1), 5)
     .addOption(new Option('--fit <mode>', 'override the fit stored with the model (crop, squash, pad)').argParser(fit))
     .addOption(new Option('--device <d>', 'where to run').choices(['auto', 'cpu', 'edgetpu']).default('auto'))
-    .option('--threads <n>', 'interpreter threads', int('--threads', 1))
+    .option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .option('--json', 'one record per image: {file, predictions: [{label, score}], ms}')
     .action(async (images: string[], o) => {
-      const res = await predict(images, { model: o.model, modelsDir: modelsDir(), top: o.top, threads: o.threads, device: o.device, fit: o.fit });
+      const res = await predict(images, {
+        model: o.model, modelsDir: modelsDir(), top: o.top, threads: o.threads, device: o.device, fit: o.fit, labels: o.labels, reporter: terminalReporter(!!o.json),
+      });
       // Unreadable images are reported once, on stderr, after the others' results.
       print(!!o.json, res, () => res.filter((r) => !r.error).map((r) =>
         `${r.file} (${r.ms.toFixed(1)} ms)\n` + r.predictions.map((p) => `  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`).join('\n')).join('\n'));
@@ -144,15 +152,19 @@ export function buildCli(): Command {
     });
 
   program.command('eval')
-    .description('accuracy, per-class precision/recall and confusion matrix of a model on a dataset')
-    .argument('<model-dir>', 'model folder (or .tflite with labels.txt beside it)')
-    .argument('<dataset>', 'folder-per-class dataset')
-    .option('--plot <path>', 'write the confusion matrix picture here (.svg and .png; default <model-dir>/confusion)')
-    .option('--threads <n>', 'interpreter threads', int('--threads', 1))
-    .option('--json', '{accuracy, perClass, confusion, labels}')
-    .action(async (modelDir, dataset, o) => {
-      const res = await evaluate(modelDir, dataset, { modelsDir: modelsDir(), threads: o.threads, reporter: terminalReporter(!!o.json) });
-      const plotBase = o.plot ? o.plot.replace(/\.(svg|png)$/i, '') : path.join(modelDir, 'confusion');
+    .description('accuracy, per-class precision/recall and confusion matrix of a model on a dataset (any subset of its classes)')
+    .argument('<model>', 'model folder from edgetune train, or a .tflite file')
+    .argument('<dataset>', 'folder-per-class dataset (class folders named like the model\'s labels)')
+    .option('--labels <file>', 'labels file, one per line (line i names output i); needed for a .tflite without labels.txt beside it')
+    .option('--plot <path>', 'write the confusion matrix picture here (.svg and .png; default <model>/confusion for a folder, <name>.confusion beside a .tflite)')
+    .addOption(new Option('--device <d>', 'where to run').choices(['auto', 'cpu', 'edgetpu']).default('auto'))
+    .option('--threads <n>', THREADS_HELP, int('--threads', 1))
+    .option('--json', '{accuracy, perClass, confusion, labels, macro, skipped}')
+    .action(async (model, dataset, o) => {
+      const plotBase = confusionPlotPath(model, o.plot);
+      // Before the work: a plot path that cannot be written fails now, not after every photo.
+      await preparePlotDir(plotBase);
+      const res = await evaluate(model, dataset, { modelsDir: modelsDir(), threads: o.threads, device: o.device, labels: o.labels, reporter: terminalReporter(!!o.json) });
       const written = await writePlot(plotBase, await confusionMatrixSvg(res), ['svg', 'png']);
       print(!!o.json, res, () => `${formatReport(res)}\n\n${formatConfusion(res)}\nconfusion matrix: ${written.join(', ')}`);
     });
@@ -254,7 +266,7 @@ function describe(values: Record<string, unknown>): string {
 
 /** Options every long-running command shares. */
 function addRunOptions(cmd: Command): void {
-  cmd.option('--threads <n>', 'interpreter threads (default: cores − 1, at least 1)', int('--threads', 1))
+  cmd.option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend for the head (default: auto = tfjs-node if installed, else wasm)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
     .option('--cache-dir <dir>', 'embedding cache (default: $EDGETUNE_CACHE or ~/.cache/edgetune)')
     .option('--no-cache', 'do not read or write the embedding cache');

@@ -97,11 +97,16 @@ export function listImageFiles(folder: string): string[] {
  * by extension; they are ordered by label, then file name. Files at the top level are ignored.
  *
  * @param dir dataset root (relative paths resolve against the working directory).
+ * @param opts minClasses (default 2, for training) and minImagesPerClass (default 2): `eval` scans
+ *   with 1 and 1, since scoring a model on photos of one class is legitimate.
  * @returns `Dataset` with absolute paths.
  * @throws Error (one line) when the folder is missing, a folder name is not a valid label, there
- *   are fewer than 2 classes, or any class has fewer than 2 images (all such classes are listed).
+ *   are fewer than `minClasses` classes, or any class has fewer than `minImagesPerClass` images
+ *   (all such classes are listed).
  */
-export function scanDataset(dir: string): Dataset {
+export function scanDataset(dir: string, opts: { minClasses?: number; minImagesPerClass?: number } = {}): Dataset {
+  const minClasses = opts.minClasses ?? 2;
+  const minImages = opts.minImagesPerClass ?? 2;
   const root = path.resolve(dir);
   const labels = listClassFolders(root);
   for (const label of labels) {
@@ -111,10 +116,10 @@ export function scanDataset(dir: string): Dataset {
       throw new Error(`dataset ${dir}: class folder ${(e as Error).message.replace(/^invalid class /, '')}; rename the folder`);
     }
   }
-  if (labels.length < 2) {
+  if (labels.length < minClasses) {
     const list = labels.length === 0 ? 'none' : labels.join(', ');
     throw new Error(
-      `dataset ${dir} has ${labels.length} class${labels.length === 1 ? '' : 'es'} (${list}); need at least 2 — add a folder per class`,
+      `dataset ${dir} has ${labels.length} class${labels.length === 1 ? '' : 'es'} (${list}); need at least ${minClasses} — add a folder per class`,
     );
   }
   const samples: Sample[] = [];
@@ -129,11 +134,11 @@ export function scanDataset(dir: string): Dataset {
         ignored.push({ path: path.join(folder, name), reason: 'not an image (its content is not JPEG, PNG, WebP, GIF, TIFF or BMP)' });
       }
     }
-    if (files.length < 2) tooSmall.push(`'${label}' has ${files.length} image${files.length === 1 ? '' : 's'}`);
+    if (files.length < minImages) tooSmall.push(`'${label}' has ${files.length} image${files.length === 1 ? '' : 's'}`);
     for (const f of files) samples.push({ path: path.join(root, label, f), label, labelIndex });
   });
   if (tooSmall.length > 0) {
-    throw new Error(`dataset ${dir}: class ${tooSmall.join(', class ')}; need at least 2 images per class — add images or remove the folder`);
+    throw new Error(`dataset ${dir}: class ${tooSmall.join(', class ')}; need at least ${minImages} image${minImages === 1 ? '' : 's'} per class — add images or remove the folder`);
   }
   return { root, labels, samples, ignored };
 }

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import writeFileAtomic from 'write-file-atomic';
-import type { ClassificationReport } from './metrics';
+import { shownClasses, type ClassificationReport } from './metrics';
+import { fail, ioError } from '../errors';
 
 /** One epoch of a Keras-style training history (tfjs `model.fit` History.history, transposed). */
 export interface HistoryEntry {
@@ -226,7 +227,8 @@ const AXIS_LABEL_PX = 10; // vega's default axis label font size
 const LABEL_LIMIT_CHARS = 24; // longer class names are truncated with an ellipsis on the axes
 
 /**
- * Confusion matrix heatmap as an SVG document: one cell per (true, predicted) pair with its count
+ * Confusion matrix heatmap as an SVG document over `shownClasses` (classes with photos or
+ * predictions; a subtitle counts the others): one cell per (true, predicted) pair with its count
  * written in it, colour = count (sequential blues, white text on dark cells), y axis "true",
  * x axis "predicted", both listing the label names in report order; title gives accuracy and N.
  * Output is deterministic for the same input.
@@ -235,16 +237,18 @@ const LABEL_LIMIT_CHARS = 24; // longer class names are truncated with an ellips
  * @returns an SVG document string (starts with "<svg"; ~44 pixels per cell plus axes and legend)
  */
 export async function confusionMatrixSvg(report: ClassificationReport): Promise<string> {
-  const { labels, confusion } = report;
+  const shown = shownClasses(report);
+  const labels = shown.map((c) => report.labels[c]);
+  const hidden = report.labels.length - shown.length;
   const cells: { trueLabel: string; predictedLabel: string; count: number }[] = [];
   let max = 0;
   let total = 0;
-  labels.forEach((t, i) =>
-    labels.forEach((p, j) => {
-      const count = confusion[i][j];
+  shown.forEach((i) =>
+    shown.forEach((j) => {
+      const count = report.confusion[i][j];
       max = Math.max(max, count);
       total += count;
-      cells.push({ trueLabel: t, predictedLabel: p, count });
+      cells.push({ trueLabel: report.labels[i], predictedLabel: report.labels[j], count });
     }),
   );
   const longest = Math.min(Math.max(...labels.map((l) => l.length)), LABEL_LIMIT_CHARS);
@@ -260,7 +264,11 @@ export async function confusionMatrixSvg(report: ClassificationReport): Promise<
   }
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `confusion matrix (accuracy ${(report.accuracy * 100).toFixed(1)}%, n=${total})`, fontSize: 13 },
+    title: {
+      text: `confusion matrix (accuracy ${(report.accuracy * 100).toFixed(1)}%, n=${total})`,
+      fontSize: 13,
+      ...(hidden > 0 ? { subtitle: `${labels.length} of ${report.labels.length} classes; ${hidden} with no photos and no predictions not shown`, subtitleFontSize: 11 } : {}),
+    },
     background: 'white',
     padding: 10,
     data: { values: cells },
@@ -310,23 +318,194 @@ export async function confusionMatrixSvg(report: ClassificationReport): Promise<
 }
 
 /**
- * Rasterise an SVG document to PNG with sharp (librsvg). At scale 1 the PNG is exactly the SVG's
- * width×height attributes in pixels (72 dpi = librsvg's 1 user unit per pixel); scale 2 doubles both.
- * Text uses the system fonts fontconfig finds (DejaVu Sans on the dev box); with no fonts installed
- * librsvg drops the text, so keep the SVG as the primary output.
+ * Fonts bundled with EdgeTune (npm packages, no download at install) so PNG plots show labels in
+ * scripts the machine may have no font for: Noto Sans S Chinese (Noto Sans CJK's GB2312 subset,
+ * Latin, Greek, Cyrillic, kana and hangul too; @embedpdf/fonts-sc, OFL-1.1) and Noto Emoji
+ * (monochrome outlines; @expo-google-fonts/noto-emoji, OFL-1.1). resvg needs TTF/OTF; the
+ * @fontsource packages ship only WOFF/WOFF2, which it cannot read.
+ * @returns absolute paths of the font files that are installed (missing packages are skipped)
+ */
+export function bundledFontFiles(): string[] {
+  const files: string[] = [];
+  // @embedpdf/fonts-sc exports only its index, so its fonts/ folder is found from there.
+  const candidates: [string, string][] = [
+    ['@embedpdf/fonts-sc', path.join('..', 'fonts', 'NotoSansHans-Regular.otf')],
+    ['@expo-google-fonts/noto-emoji', path.join('400Regular', 'NotoEmoji_400Regular.ttf')],
+  ];
+  for (const [pkg, rel] of candidates) {
+    try {
+      const file = path.resolve(path.dirname(require.resolve(pkg)), rel);
+      if (fs.existsSync(file)) files.push(file);
+    } catch {
+      // not installed: the system fonts still render what they cover
+    }
+  }
+  return files;
+}
+
+interface ResvgApi {
+  renderAsync(svg: string, options: Record<string, unknown>): Promise<{ asPng(): Buffer; pixels: Buffer; width: number; height: number }>;
+}
+
+/** @resvg/resvg-js, or null where its prebuilt binary is not available (then sharp renders). */
+function loadResvg(): ResvgApi | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@resvg/resvg-js') as ResvgApi;
+  } catch {
+    return null;
+  }
+}
+
+function resvgOptions(scale: number): Record<string, unknown> {
+  return {
+    fitTo: { mode: 'zoom', value: scale },
+    // System fonts too (DejaVu Sans, and whatever scripts the machine has fonts for); the bundled
+    // ones cover CJK and emoji. When nothing matches a family, the bundled CJK font is used.
+    font: { loadSystemFonts: true, fontFiles: bundledFontFiles(), sansSerifFamily: 'DejaVu Sans', defaultFontFamily: 'Noto Sans S Chinese' },
+    logLevel: 'off',
+  };
+}
+
+// A private-use code point in plane 16: no font maps it, so it renders as the .notdef glyph.
+const NOT_A_GLYPH = '\u{10FFFD}';
+const PROBE_PX = 16; // font size of the coverage probe, pixels
+const PROBE_CELL = 4 * PROBE_PX; // wide enough that no glyph reaches the next cell
+
+function xmlText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function unXml(s: string): string {
+  return s.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (m, e: string) => {
+    if (e === 'amp') return '&';
+    if (e === 'lt') return '<';
+    if (e === 'gt') return '>';
+    if (e === 'quot') return '"';
+    if (e === 'apos') return "'";
+    return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+  });
+}
+
+function graphemes(s: string): string[] {
+  return [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)].map((g) => g.segment);
+}
+
+/**
+ * The graphemes among `chars` that no available font draws under `family`: each is rendered in
+ * its own cell of one probe image beside the .notdef box of U+10FFFD, and a cell identical to that
+ * box means tofu. Whitespace never counts as missing.
+ */
+async function missingGraphemes(resvg: ResvgApi, chars: string[], family: string): Promise<Set<string>> {
+  const probe = chars.filter((c) => !/^\s*$/u.test(c));
+  if (probe.length === 0) return new Set();
+  const cells = [NOT_A_GLYPH, ...probe];
+  const w = PROBE_CELL * cells.length;
+  const texts = cells
+    .map((c, i) => `<text x="${i * PROBE_CELL + PROBE_PX / 2}" y="${PROBE_PX * 2}" font-size="${PROBE_PX}" font-family="${family.replace(/"/g, '&quot;')}">${xmlText(c)}</text>`)
+    .join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${PROBE_CELL}"><rect width="100%" height="100%" fill="white"/>${texts}</svg>`;
+  const img = await resvg.renderAsync(svg, resvgOptions(1));
+  const { width, height } = img;
+  const pixels = img.pixels; // a getter that copies the whole image: read it once
+  const cell = (i: number): Buffer => {
+    const rows: Buffer[] = [];
+    for (let y = 0; y < height; y++) rows.push(pixels.subarray((y * width + i * PROBE_CELL) * 4, (y * width + (i + 1) * PROBE_CELL) * 4));
+    return Buffer.concat(rows);
+  };
+  const notdef = cell(0);
+  return new Set(probe.filter((_, i) => cell(i + 1).equals(notdef)));
+}
+
+/** "U+0E01" for a grapheme (code points joined by spaces), in brackets: readable in any font. */
+function codePoints(g: string): string {
+  return `[${[...g].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ')}]`;
+}
+
+/**
+ * The SVG with every text grapheme that no available font can draw written as its code points
+ * ("[U+0E01]"), so the PNG never shows tofu boxes. Text elements and their tspans are handled; the
+ * font-family is read from each <text> (vega writes it on every text element).
+ */
+async function spellOutMissingGlyphs(resvg: ResvgApi, svg: string): Promise<string> {
+  const TEXT = /<(text|tspan)\b([^>]*)>([^<]+)/g;
+  const byFamily = new Map<string, Set<string>>();
+  let family = 'sans-serif';
+  const runs: { family: string; text: string }[] = [];
+  for (const m of svg.matchAll(TEXT)) {
+    if (m[1] === 'text') family = /\sfont-family="([^"]*)"/.exec(m[2])?.[1] ?? 'sans-serif';
+    const text = unXml(m[3]);
+    runs.push({ family, text });
+    const set = byFamily.get(family) ?? new Set<string>();
+    graphemes(text).forEach((g) => set.add(g));
+    byFamily.set(family, set);
+  }
+  const missing = new Map<string, Set<string>>();
+  for (const [fam, chars] of byFamily) missing.set(fam, await missingGraphemes(resvg, [...chars].sort(), unXml(fam)));
+  if ([...missing.values()].every((m) => m.size === 0)) return svg;
+  let i = 0;
+  return svg.replace(TEXT, (whole, tag: string, attrs: string) => {
+    const run = runs[i++];
+    const gone = missing.get(run.family)!;
+    const text = graphemes(run.text).map((g) => (gone.has(g) ? codePoints(g) : g)).join('');
+    return `<${tag}${attrs}>${xmlText(text)}`;
+  });
+}
+
+/**
+ * Rasterise an SVG document to PNG. At scale 1 the PNG is exactly the SVG's width×height
+ * attributes in pixels; scale 2 doubles both.
+ *
+ * Renderer: resvg (@resvg/resvg-js, prebuilt for Linux x64/arm64/armv7, no install script) with the
+ * system fonts plus the bundled CJK and emoji fonts (`bundledFontFiles`), so labels such as
+ * 'café', '数字' or '🙂' are drawn, not shown as empty boxes. A character that no font covers
+ * (e.g. Thai on a machine without a Thai font) is written as its code point, "[U+0E01]", in the
+ * PNG only; the SVG keeps the real text for browsers, which have their own fonts. Where resvg's
+ * binary is missing, sharp (librsvg + fontconfig) renders as before.
  *
  * @param svg SVG document string
  * @param opts scale: output pixels per SVG pixel (default 1)
  * @returns PNG bytes (8-bit RGBA)
- * @throws Error when sharp/librsvg cannot parse the SVG
+ * @throws Error when the SVG cannot be parsed
  */
 export async function svgToPng(svg: string, opts: { scale?: number } = {}): Promise<Buffer> {
   const scale = opts.scale ?? 1;
   if (!(scale > 0)) throw new Error(`svgToPng scale ${scale} must be > 0`);
+  const resvg = loadResvg();
   try {
+    if (resvg) return (await resvg.renderAsync(await spellOutMissingGlyphs(resvg, svg), resvgOptions(scale))).asPng();
     return await sharp(Buffer.from(svg, 'utf8'), { density: 72 * scale }).png().toBuffer();
   } catch (e) {
-    throw new Error(`svgToPng: could not render the SVG (${(e as Error).message}); pass an SVG document`);
+    throw new Error(`svgToPng: could not render the SVG (${(e as Error).message.split('\n')[0]}); pass an SVG document`);
+  }
+}
+
+/**
+ * Create the folder a plot will be written to (`writePlot` does this too); call it before a long
+ * job so a bad --plot path fails at once, not after the work.
+ * @param pathNoExt output path without extension
+ * @throws EdgeTuneError CONFLICT naming the file when a part of the path is a file; else `ioError`
+ *   naming the folder (permissions, read-only, disk full)
+ */
+export async function preparePlotDir(pathNoExt: string): Promise<void> {
+  const dir = path.dirname(path.resolve(pathNoExt));
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (e) {
+    // mkdir says EEXIST or ENOTDIR when a file is in the way; name that file.
+    for (let p = dir; p !== path.dirname(p); p = path.dirname(p)) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(p);
+      } catch {
+        continue; // missing, or under a file: look further up
+      }
+      if (!st.isDirectory()) {
+        throw fail('CONFLICT', `cannot create the plot folder ${dir}: ${p} is a file, not a folder; write the plot elsewhere`, e);
+      }
+      break;
+    }
+    throw ioError('create the plot folder', dir, e);
   }
 }
 
@@ -338,7 +517,8 @@ export async function svgToPng(svg: string, opts: { scale?: number } = {}): Prom
  * @param svg SVG document string (from `historyCurvesSvg` / `confusionMatrixSvg`)
  * @param formats one or more of 'svg', 'png' (duplicates ignored)
  * @returns the written paths, in the order of `formats`
- * @throws Error when formats is empty or names an unknown format, or a write fails
+ * @throws Error when formats is empty or names an unknown format; EdgeTuneError (`ioError`, one
+ *   line naming the path) when the folder cannot be created or a file cannot be written
  */
 export async function writePlot(pathNoExt: string, svg: string, formats: PlotFormat[]): Promise<string[]> {
   if (formats.length === 0) throw new Error(`writePlot(${pathNoExt}): no formats given; pass ['svg'] and/or ['png']`);
@@ -346,11 +526,16 @@ export async function writePlot(pathNoExt: string, svg: string, formats: PlotFor
   for (const f of unique) {
     if (f !== 'svg' && f !== 'png') throw new Error(`writePlot: unknown format '${f}'; use 'svg' or 'png'`);
   }
-  await fs.promises.mkdir(path.dirname(path.resolve(pathNoExt)), { recursive: true });
+  await preparePlotDir(pathNoExt);
   const written: string[] = [];
   for (const f of unique) {
     const file = `${pathNoExt}.${f}`;
-    await writeFileAtomic(file, f === 'svg' ? svg : await svgToPng(svg));
+    const data = f === 'svg' ? svg : await svgToPng(svg);
+    try {
+      await writeFileAtomic(file, data);
+    } catch (e) {
+      throw ioError('write', file, e);
+    }
     written.push(file);
   }
   return written;

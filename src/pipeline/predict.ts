@@ -1,48 +1,170 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultModelsDir, stockClassifier } from '../models';
+import { labelsOf } from '../tflite';
 import { openModel, readLabels, topK, probeEdgeTpu, type Device, type DeviceChoice } from '../runtime';
 import { preprocess, type Fit } from '../image';
+import { fail, ioError } from '../errors';
+import { silentReporter, type Reporter } from './report';
+
+/** Where a classifier's labels came from (one label per output index). */
+export type LabelsSource = 'stock' | 'labels.txt' | 'tflite-metadata' | 'metadata.json' | '--labels';
 
 /** Where a classifier's files are. */
 export interface ModelFiles {
   modelPath: string;
-  /** One label per output index; generated names ("class 0", …) when the model has no labels file. */
+  /** One label per output index. */
   labels: string[];
+  /** Where `labels` were read: the file path, or the model file for TFLite Metadata labels. */
+  labelsFile: string;
+  labelsSource: LabelsSource;
   /** The fit the model was trained with (its metadata.json), else 'crop'. */
   fit: Fit;
+  /** The model's metadata.json when there is one (beside the .tflite or in the folder). */
+  metadataPath?: string;
+  /** Things the caller should tell the user (e.g. labels taken from metadata.json). */
+  warnings: string[];
+}
+
+/** Options of `resolveModel`. */
+export interface ResolveOptions {
+  /** Default 'auto'. */
+  device?: DeviceChoice;
+  /** A labels file (one label per line, line i = output i) that overrides any other source. */
+  labels?: string;
 }
 
 /**
- * Finds the model and labels to predict with.
+ * HOOK — labels carried inside the .tflite as TFLite Metadata (the TFLITE_METADATA flatbuffer's
+ * associated file of type TENSOR_AXIS_LABELS, packed as a zip after the model, as in Coral's
+ * classifiers). Another helper adds `readAssociatedFiles` to src/tflite; when it lands, read the
+ * labels file it lists here and return its lines. Until then no file counts as carrying labels.
+ * @param modelPath the .tflite file
+ * @returns one label per output, or null when the file carries none
+ */
+function embeddedLabels(modelPath: string): string[] | null {
+  try {
+    return labelsOf(fs.readFileSync(modelPath));
+  } catch {
+    return null; // unreadable metadata: fall through to the other sources
+  }
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError('read', file, e);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw fail('BAD_MODEL', `${file} is not a JSON object: restore it from the model folder 'edgetune train' wrote, or delete it`);
+}
+
+/** `labels` of a metadata.json when it is a non-empty array of strings, else null. */
+function metadataLabels(meta: Record<string, unknown>): string[] | null {
+  const l = meta.labels;
+  return Array.isArray(l) && l.length > 0 && l.every((x) => typeof x === 'string') ? (l as string[]) : null;
+}
+
+/**
+ * Finds the model and labels to predict with. Never invents labels: a model whose labels cannot
+ * be found is refused, so a prediction is never a made-up "class 0".
  * - undefined: the stock ImageNet classifier (`mobilenet_v2_1.0_224` + imagenet_labels.txt), the
  *   embedded default.
  * - a model folder from `edgetune train`: its model_edgetpu.tflite with `device: 'edgetpu'`, or
- *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite;
- *   and labels.txt.
- * - a `.tflite` file: labels (and the fit, from metadata.json) from the files beside it, if any.
- * @throws Error naming the path when it does not exist or holds no model.
+ *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite.
+ * - a `.tflite` file: the fit from metadata.json beside it, if any.
+ * Labels, first found: `opts.labels`; labels.txt (in the folder / beside the file); for a file,
+ * TFLite Metadata labels inside it (hook, see `embeddedLabels`); the `labels` of metadata.json,
+ * with a warning that labels.txt is missing. Otherwise refused.
+ * @throws EdgeTuneError NOT_FOUND when the model or the --labels file does not exist; BAD_MODEL
+ *   when a folder has no model.tflite or no labels can be found, naming the missing file.
  */
-export function resolveModel(model: string | undefined, modelsDir: string = defaultModelsDir(), device: DeviceChoice = 'auto'): ModelFiles {
+export function resolveModel(model: string | undefined, modelsDir: string = defaultModelsDir(), opts: ResolveOptions = {}): ModelFiles {
+  const loc = locateModel(model, modelsDir, opts.device ?? 'auto');
+  return { modelPath: loc.modelPath, fit: loc.fit, metadataPath: loc.metadataPath, ...findLabels(loc, opts.labels) };
+}
+
+/** Where a model's file is, before its labels are looked for. */
+interface Located {
+  /** The model argument as given (undefined = stock classifier). */
+  model: string | undefined;
+  modelPath: string;
+  fit: Fit;
+  /** labels.txt / metadata.json live here; null for the stock classifier. */
+  folder: string | null;
+  isFolder: boolean;
+  metadataPath?: string;
+  meta: Record<string, unknown> | null;
+  /** The stock classifier's labels file. */
+  stockLabels?: string;
+}
+
+function locateModel(model: string | undefined, modelsDir: string, device: DeviceChoice): Located {
   if (model === undefined) {
     const s = stockClassifier(modelsDir);
-    return { modelPath: s.modelPath, labels: readLabels(s.labelsPath), fit: 'crop' };
+    return { model, modelPath: s.modelPath, fit: 'crop', folder: null, isFolder: false, meta: null, stockLabels: s.labelsPath };
   }
-  if (!fs.existsSync(model)) throw new Error(`model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
+  if (!fs.existsSync(model)) throw fail('NOT_FOUND', `model ${model} does not exist: pass a model folder from 'edgetune train' or a .tflite file`);
   let modelPath = model;
   let folder = path.dirname(model);
-  if (fs.statSync(model).isDirectory()) {
+  const isFolder = fs.statSync(model).isDirectory();
+  if (isFolder) {
     const tpu = path.join(model, 'model_edgetpu.tflite');
     // 'auto' takes the Edge TPU file only when the runtime and a device are really there.
     const useTpu = fs.existsSync(tpu) && (device === 'edgetpu' || (device === 'auto' && edgeTpuReady()));
     modelPath = useTpu ? tpu : path.join(model, 'model.tflite');
     folder = model;
-    if (!fs.existsSync(modelPath)) throw new Error(`model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
+    if (!fs.existsSync(modelPath)) throw fail('BAD_MODEL', `model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
-  const labelsPath = path.join(folder, 'labels.txt');
   const metaPath = path.join(folder, 'metadata.json');
-  const fit: Fit = fs.existsSync(metaPath) ? JSON.parse(fs.readFileSync(metaPath, 'utf8')).options?.fit ?? 'crop' : 'crop';
-  return { modelPath, labels: fs.existsSync(labelsPath) ? readLabels(labelsPath) : [], fit };
+  const meta = fs.existsSync(metaPath) ? readJson(metaPath) : null;
+  const options = meta?.options as { fit?: Fit } | undefined;
+  return { model, modelPath, fit: options?.fit ?? 'crop', folder, isFolder, metadataPath: meta ? metaPath : undefined, meta };
+}
+
+type FoundLabels = Pick<ModelFiles, 'labels' | 'labelsFile' | 'labelsSource' | 'warnings'>;
+
+function findLabels(loc: Located, labelsOption: string | undefined): FoundLabels {
+  if (labelsOption !== undefined) return { labels: readLabelsFile(labelsOption), labelsFile: labelsOption, labelsSource: '--labels', warnings: [] };
+  if (loc.stockLabels) return { labels: readLabels(loc.stockLabels), labelsFile: loc.stockLabels, labelsSource: 'stock', warnings: [] };
+  const folder = loc.folder!;
+  const labelsPath = path.join(folder, 'labels.txt');
+  if (fs.existsSync(labelsPath)) return { labels: readLabelsFile(labelsPath), labelsFile: labelsPath, labelsSource: 'labels.txt', warnings: [] };
+  if (!loc.isFolder) {
+    const inside = embeddedLabels(loc.modelPath);
+    if (inside) return { labels: inside, labelsFile: loc.modelPath, labelsSource: 'tflite-metadata', warnings: [] };
+  }
+  const fromMeta = loc.meta ? metadataLabels(loc.meta) : null;
+  if (fromMeta && loc.metadataPath) {
+    return {
+      labels: fromMeta, labelsFile: loc.metadataPath, labelsSource: 'metadata.json',
+      warnings: [`${labelsPath} is missing: using the ${fromMeta.length} labels listed in ${loc.metadataPath} (restore labels.txt to silence this)`],
+    };
+  }
+  throw fail('BAD_MODEL', loc.isFolder
+    ? `model folder ${loc.model} has no labels.txt (${labelsPath})${loc.meta ? ' and its metadata.json lists no labels' : ''}: restore it, or pass --labels FILE (one label per line)`
+    : `model ${loc.model} carries no labels and there is no ${labelsPath}${loc.meta ? ' (metadata.json beside it lists none)' : ''}: pass --labels FILE (one label per line)`);
+}
+
+/** readLabels with EdgeTune errors: NOT_FOUND / IO naming the file, BAD_MODEL when it is empty. */
+function readLabelsFile(file: string): string[] {
+  if (!fs.existsSync(file)) throw fail('NOT_FOUND', `labels file ${file} does not exist: pass a text file with one label per line (line i names output i)`);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    throw ioError('read labels', file, e);
+  }
+  if (fs.statSync(file).isDirectory()) throw fail('BAD_OPTION', `labels file ${file} is a folder: pass a text file with one label per line`);
+  const labels = readLabels(file);
+  if (labels.length === 0) throw fail('BAD_MODEL', `labels file ${file} is empty: write one label per line (line i names output i)`);
+  return labels;
 }
 
 /** One image's result; `error` instead of predictions when the image could not be read. */
@@ -59,8 +181,8 @@ export interface ImagePrediction {
 export interface PredictorOptions {
   /**
    * A model folder written by `train` (its model_edgetpu.tflite is taken when the Edge TPU is
-   * ready, see `device`), or a `.tflite` file with labels.txt beside it. Default: the stock
-   * ImageNet classifier (mobilenet_v2_1.0_224, 1001 classes) from `modelsDir`.
+   * ready, see `device`), or a `.tflite` file. Default: the stock ImageNet classifier
+   * (mobilenet_v2_1.0_224, 1001 classes) from `modelsDir`.
    */
   model?: string;
   /** Where the pretrained bases are installed (read for the stock classifier); default `defaultModelsDir()`. */
@@ -71,6 +193,10 @@ export interface PredictorOptions {
   device?: DeviceChoice;
   /** How non-square photos become square; default: the fit the model was trained with, else 'crop'. */
   fit?: Fit;
+  /** Labels file overriding the model's (one label per line, line i = output i). */
+  labels?: string;
+  /** Where warnings go (default: nowhere). */
+  reporter?: Reporter;
 }
 
 /** Options of `predict`: those of `openPredictor` plus how many classes to return. */
@@ -83,6 +209,8 @@ export interface PredictOptions extends PredictorOptions {
 export interface Predictor {
   /** Class names, one per model output. */
   readonly labels: string[];
+  /** Where the model and its labels came from. */
+  readonly files: ModelFiles;
   /** How photos are made square for this model. */
   readonly fit: Fit;
   /** Where the interpreter runs. */
@@ -101,23 +229,35 @@ export interface Predictor {
 
 /**
  * Opens a classifier for prediction. Images go through the same `preprocess` as training.
- * @throws Error when the model cannot be found or opened (e.g. an `_edgetpu` model without the
- *   Edge TPU runtime), or its labels do not match its output size.
+ * Warnings of `resolveModel` (e.g. labels taken from metadata.json) go to `opts.reporter.warn`.
+ * @throws EdgeTuneError when the model or its labels cannot be found (see `resolveModel`), or the
+ *   labels do not match its output size (BAD_MODEL); Error when it cannot be opened (e.g. an
+ *   `_edgetpu` model without the Edge TPU runtime).
  */
 export function openPredictor(opts: PredictorOptions = {}): Predictor {
-  const files = resolveModel(opts.model, opts.modelsDir, opts.device);
+  const loc = locateModel(opts.model, opts.modelsDir ?? defaultModelsDir(), opts.device ?? 'auto');
+  // The model is opened before its labels are looked for: a model that cannot run at all (e.g. an
+  // _edgetpu file without the runtime) is the first thing to tell.
+  const session = openModel(loc.modelPath, { threads: opts.threads, device: opts.device });
+  let files: ModelFiles;
+  try {
+    files = { modelPath: loc.modelPath, fit: loc.fit, metadataPath: loc.metadataPath, ...findLabels(loc, opts.labels) };
+  } catch (e) {
+    session.close();
+    throw e;
+  }
   const fit = opts.fit ?? files.fit;
-  const session = openModel(files.modelPath, { threads: opts.threads, device: opts.device });
   const classes = session.output.shape[session.output.shape.length - 1];
-  let labels = files.labels;
-  if (labels.length === 0) labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
+  const labels = files.labels;
   if (labels.length !== classes) {
     session.close();
-    throw new Error(`labels for ${files.modelPath} list ${labels.length} classes but the model outputs ${classes}: fix labels.txt`);
+    throw fail('BAD_MODEL', `labels in ${files.labelsFile} list ${labels.length} classes but ${files.modelPath} outputs ${classes}: fix the labels (one per output, in output order)`);
   }
+  files.warnings.forEach((w) => (opts.reporter ?? silentReporter).warn(w));
   const size = session.input.shape[1];
   return {
     labels,
+    files,
     fit,
     device: session.device,
     inputSize: size,

@@ -217,7 +217,7 @@ async function trainPrepared(
     'head/weights.bin': head.weightsBin,
   };
   if (estimate) {
-    const svg = await confusionMatrixSvg({ accuracy: estimate.accuracy, perClass: estimate.perClass, confusion: estimate.confusion, labels });
+    const svg = await confusionMatrixSvg({ ...estimate, labels });
     folder['confusion.svg'] = svg;
     folder['confusion.png'] = await svgToPng(svg);
   }
@@ -432,8 +432,8 @@ function minClassCount(samples: Sample[], classes: number): number {
 
 /** Accuracy, per-class metrics and confusion of predictions (class indices) against the truth. */
 export function setMetrics(truth: number[], predicted: number[], labels: string[]): SetMetrics {
-  const rep = classificationReport(truth, predicted, labels);
-  return { n: truth.length, accuracy: rep.accuracy, perClass: rep.perClass, confusion: rep.confusion };
+  const { labels: _l, ...rep } = classificationReport(truth, predicted, labels);
+  return { n: truth.length, ...rep };
 }
 
 function pct(x: number): string {
