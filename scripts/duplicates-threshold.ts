@@ -33,10 +33,16 @@ async function main(): Promise<void> {
     const ds = scanDataset(path.join(SHARED, 'datasets', name));
     const hashes: bigint[] = [];
     const copyDist: number[] = [];
+    const byKind: number[][] = [[], []];
     for (const s of ds.samples) {
       const h = perceptualHash(await preprocess(s.path, SIZE), SIZE);
       hashes.push(h);
-      for (const c of await copies(s.path)) copyDist.push(hamming(h, perceptualHash(await preprocess(c, SIZE), SIZE)));
+      const cs = await copies(s.path);
+      for (let k = 0; k < cs.length; k++) {
+        const d = hamming(h, perceptualHash(await preprocess(cs[k], SIZE), SIZE));
+        copyDist.push(d);
+        byKind[k].push(d);
+      }
     }
     const pairHist = new Array<number>(65).fill(0);
     const nearest = new Array<number>(ds.samples.length).fill(65);
@@ -53,7 +59,7 @@ async function main(): Promise<void> {
     }
     const copyHist = new Array<number>(65).fill(0);
     for (const d of copyDist) copyHist[d]++;
-    console.log(`\n${name}: ${ds.samples.length} photos, ${copyDist.length} copies, ${pairs} distinct same-class pairs; copy distance max ${Math.max(...copyDist)}`);
+    console.log(`\n${name}: ${ds.samples.length} photos, ${copyDist.length} copies, ${pairs} distinct same-class pairs; copy distance max ${Math.max(...copyDist)} (JPEG q75 ${Math.max(...byKind[0])}, ×0.5 ${Math.max(...byKind[1])})`);
     console.log('d\tcopies≤d\tpairs≤d\tphotos grouped with a distinct photo');
     let c = 0;
     let p = 0;

@@ -76,10 +76,11 @@ export type FileVerdict = { image: ImageFormat } | { kind: SkipKind; reason: str
 export function classifyFile(file: string): FileVerdict {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
-    const st = fs.fstatSync(fd);
+    // stat before open: opening a FIFO for reading would block until a writer appears.
+    const st = fs.statSync(file);
     if (st.isDirectory()) return { kind: 'special-file', reason: 'is a folder' };
     if (!st.isFile()) return { kind: 'special-file', reason: 'not a regular file (a pipe, socket or device)' };
+    fd = fs.openSync(file, 'r');
     const head = new Uint8Array(Math.min(SNIFF_BYTES, st.size));
     const n = fs.readSync(fd, head, 0, head.length, 0);
     return verdict(sniffImage(head.subarray(0, n)));

@@ -62,10 +62,11 @@ async function readImageFile(file: string): Promise<Uint8Array> {
   const fail = (e: unknown) => new EdgeTuneError('BAD_IMAGE', ioError('read image', file, e).message, { cause: e });
   let fh: fsp.FileHandle | undefined;
   try {
-    fh = await fsp.open(file, 'r');
-    const st = await fh.stat();
+    // stat before open: opening a FIFO for reading would block until a writer appears.
+    const st = await fsp.stat(file);
     if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR', syscall: 'read' });
     if (!st.isFile()) throw new EdgeTuneError('BAD_IMAGE', `cannot read image ${file}: it is not a regular file (a device, pipe or socket)`);
+    fh = await fsp.open(file, 'r');
     const head = new Uint8Array(Math.min(SNIFF_BYTES, st.size));
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     const sniffed = sniffImage(head.subarray(0, bytesRead));

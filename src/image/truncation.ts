@@ -38,9 +38,9 @@ function jpegTruncated(b: Uint8Array): string | null {
   return 'the JPEG file is truncated (it ends inside its header)';
 }
 
-/** PNG: the IEND chunk (length 0, type 'IEND'; PNG spec §11.2.5) must be present. */
+/** PNG: the whole IEND chunk (length 0, type 'IEND', 4-byte CRC; PNG spec §5.3, §11.2.5) must be present. */
 function pngTruncated(b: Uint8Array): string | null {
-  for (let i = b.length - 8; i >= 8; i--) {
+  for (let i = b.length - 12; i >= 8; i--) {
     if (b[i] === 0 && b[i + 1] === 0 && b[i + 2] === 0 && b[i + 3] === 0 && b[i + 4] === 0x49 && b[i + 5] === 0x45 && b[i + 6] === 0x4e && b[i + 7] === 0x44) return null;
   }
   return 'the PNG file is truncated (no IEND chunk)';
