@@ -32,7 +32,7 @@ function jpegTruncated(b: Uint8Array): string | null {
     if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { at += 2; continue; }
     if (m === 0xd9) return null;
     const len = (b[at + 2] << 8) | b[at + 3];
-    if (m === 0xda) return lastEoi(b) > at + 2 + len ? null : 'the JPEG file is truncated (no end-of-image marker after the image data)';
+    if (m === 0xda) return lastEoi(b) >= at + 2 + len ? null : 'the JPEG file is truncated (no end-of-image marker after the image data)';
     at += 2 + len;
   }
   return 'the JPEG file is truncated (it ends inside its header)';
