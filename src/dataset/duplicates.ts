@@ -29,7 +29,7 @@ const BASIS: Float64Array[] = Array.from({ length: LOW }, (_, k) =>
  *
  * digits-photo's crops are 17–160 px wide: halving them destroys real detail, and many crops of
  * one meter's digit are pixel-for-pixel alike, so grouping them is right for a split. 4 would miss
- * 0.2% of objects-small's halved copies; 8 groups 0.5% of objects-small and 12.6% of gestures.
+ * 0.2% of objects-small's halved copies; 8 groups 0.5% of objects-small and 7.2% of gestures.
  */
 export const DEFAULT_MAX_DISTANCE = 6;
 
