@@ -76,4 +76,25 @@ describe('edgetune CLI', () => {
     assert.equal(fs.readdirSync(path.join(ds, 'seven')).length, n);
     failsWith(run('import', shared('datasets', 'digits-photo', '7'), ds, '--label', '../evil'), /label/);
   });
+
+  it('import: a re-import prints one summary line, --verbose the files; a photo in another class is a warning', () => {
+    const src = shared('datasets', 'digits-photo', '7');
+    const n = fs.readdirSync(src).length;
+    const ds = path.join(tmpDir(), 'ds');
+    assert.equal(run('import', src, ds, '--label', 'seven').code, 0);
+    const again = run('import', src, ds, '--label', 'seven');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stderr.trim().split('\n'), [`skipped ${n} duplicates of files already in the dataset (same SHA-256)`]);
+    assert.equal(again.stdout.trim(), `copied 0 image(s) into ${ds}, skipped ${n}`);
+    const verbose = run('import', src, ds, '--label', 'seven', '--verbose');
+    assert.equal(verbose.stderr.trim().split('\n').length, 1 + n);
+    assert.match(verbose.stderr.split('\n')[1], /^ {2}.*: duplicate of seven\/.* \(same SHA-256\)$/);
+    const other = run('import', src, ds, '--label', 'other', '--no-near-duplicates');
+    assert.equal(other.code, 0, other.stderr);
+    const warnings = other.stderr.trim().split('\n').filter((l) => l.startsWith('warning: '));
+    assert.equal(warnings.length, n);
+    assert.match(warnings[0], /^warning: .* \(class 'other'\) is identical to .*seven.* in class 'seven': check which class is right$/);
+    assert.equal(other.stdout.trim(), `copied ${n} image(s) into ${ds}, skipped 0, ${n} already in another class (see warnings)`);
+    failsWith(run('import', tmpDir(), ds, '--label', 'x'), /^edgetune: import source .* has no images; supported: /);
+  });
 });

@@ -182,7 +182,7 @@ describe('dataset: stratifiedSplit', () => {
 });
 
 describe('dataset: importImages', () => {
-  it('label mode: copies images by content, reports non-images and folders, never touches the source', async () => {
+  it('label mode: copies images by content, reports hidden files and non-images, never touches the source', async () => {
     const src = tmpDir();
     const dest = path.join(tmpDir(), 'ds');
     copy(CAT(), path.join(src, 'cat.bmp'));
@@ -196,8 +196,8 @@ describe('dataset: importImages', () => {
     assert.deepEqual(r.copied.map((c) => path.relative(dest, c.dest)), ['cat.bmp', 'looks-like.jpg', 'photo.JPG'].map((f) => path.join('café', f)));
     assert.ok(r.copied.every((c) => c.label === 'café'));
     for (const c of r.copied) assert.ok(fs.readFileSync(c.dest).equals(fs.readFileSync(c.source)));
-    assert.deepEqual(r.skipped.map((s) => path.basename(s.file)), ['sub', 'desktop.ini']);
-    assert.match(r.skipped[1].reason, /^not an image: unknown format \(first bytes 5b 2e 53 68/);
+    assert.deepEqual(r.skipped.map((s) => [path.basename(s.file), s.kind]), [['.DS_Store', 'hidden'], ['desktop.ini', 'not-image']]);
+    assert.equal(r.skipped[1].reason, 'not an image (a text file); supported: JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/HEIF, AVIF');
     assert.deepEqual(fs.readdirSync(src).sort(), before);
     assert.deepEqual(fs.readdirSync(path.join(dest, 'café')).sort(), ['cat.bmp', 'looks-like.jpg', 'photo.JPG']);
   });
@@ -225,7 +225,7 @@ describe('dataset: importImages', () => {
     assert.equal(again.skipped.length, 3);
   });
 
-  it('tree mode: one class per folder, top-level files skipped, result scans as a dataset', async () => {
+  it('tree mode: one class per folder (subfolders included), top-level files skipped, result scans as a dataset', async () => {
     const src = tmpDir();
     const dest = path.join(tmpDir(), 'ds');
     for (let i = 0; i < 3; i++) copy(objectFile('metal', i), path.join(src, 'metal', `m${i}.jpg`));
@@ -233,12 +233,12 @@ describe('dataset: importImages', () => {
     copy(CAT(), path.join(src, 'loose.bmp'));
     copy(CAT(), path.join(src, 'metal', 'nested', 'deep.bmp'));
     const r = await importImages(src, dest);
-    assert.deepEqual(r.copied.map((c) => `${c.label}/${path.basename(c.dest)}`), ['metal/m0.jpg', 'metal/m1.jpg', 'metal/m2.jpg', '数字/p0.jpg', '数字/p1.jpg']);
-    assert.deepEqual(r.skipped.map((s) => path.basename(s.file)), ['loose.bmp', 'nested']);
+    assert.deepEqual(r.copied.map((c) => path.relative(dest, c.dest)), ['metal/m0.jpg', 'metal/m1.jpg', 'metal/m2.jpg', 'metal/nested/deep.bmp', '数字/p0.jpg', '数字/p1.jpg']);
+    assert.deepEqual(r.skipped.map((s) => path.basename(s.file)), ['loose.bmp']);
     assert.match(r.skipped[0].reason, /not inside a class folder/);
     const ds = scanDataset(dest);
     assert.deepEqual(ds.labels, ['metal', '数字']);
-    assert.equal(ds.samples.length, 5);
+    assert.equal(ds.samples.length, 6);
   });
 
   it('errors before copying anything: missing source, invalid label, no class folders', async () => {

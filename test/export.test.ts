@@ -53,10 +53,10 @@ describe('dataset: files that look like photos but are not', () => {
       }
     }
     fs.writeFileSync(path.join(root, 'a', 'x.jpg'), 'not a photo');
-    fs.writeFileSync(path.join(root, 'a', 'notes.txt'), 'ignored quietly');
+    fs.writeFileSync(path.join(root, 'a', 'notes.txt'), 'reported too');
     const ds = scanDataset(root);
     assert.equal(ds.samples.length, 4);
-    assert.deepEqual(ds.ignored.map((i) => path.basename(i.path)), ['x.jpg']);
+    assert.deepEqual(ds.ignored.map((i) => [path.basename(i.path), i.kind]), [['notes.txt', 'not-image'], ['x.jpg', 'not-image']]);
   });
 
   it('import refuses a dataset inside its own source', async () => {

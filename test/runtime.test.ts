@@ -192,15 +192,17 @@ describe('runtime', () => {
     assert.throws(() => topK(p, -1), /integer k/);
   });
 
-  it('readLabels: one per line, trimmed, CRLF, no trailing empties', () => {
+  it('readLabels: one per line, nothing trimmed but line ends (LF/CRLF), trailing empty lines dropped, blank lines refused', () => {
     const dir = tmpDir();
     const f = path.join(dir, 'labels.txt');
-    fs.writeFileSync(f, ' background \r\ncat\n\ndog\t\n\n\n');
-    assert.deepEqual(readLabels(f), ['background', 'cat', '', 'dog']);
+    fs.writeFileSync(f, ' background \r\ncat\ndog\t\n\n\n');
+    assert.deepEqual(readLabels(f), [' background ', 'cat', 'dog\t']);
+    fs.writeFileSync(f, 'cat\n\ndog\n');
+    assert.throws(() => readLabels(f), /^EdgeTuneError: labels file .*labels\.txt: line 2 is blank; every line must name one class \(output 1\)$/);
     const imagenet = readLabels(LABELS);
     assert.equal(imagenet.length, 1001);
     assert.equal(imagenet[0], 'background');
     assert.equal(imagenet[286], 'Egyptian cat');
-    assert.throws(() => readLabels(path.join(dir, 'none.txt')), /^Error: cannot read labels .*none\.txt: ENOENT/);
+    assert.throws(() => readLabels(path.join(dir, 'none.txt')), /^EdgeTuneError: cannot read labels .*none\.txt: it does not exist \(ENOENT\)$/);
   });
 });

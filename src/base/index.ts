@@ -5,7 +5,7 @@ import { noCache, configKey, type EmbeddingCache, type CleanInfo } from './cache
 import { resolveBase, type BaseSpec } from '../models';
 import { readModel, writeModel, cutAtEmbedding, embeddingInfo, gridPool, type Model, type Pooling } from '../tflite';
 import { openModel, type Session } from '../runtime';
-import { preprocess, type Fit } from '../image';
+import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
 import { augment, makeRng, hashString, type AugmentParams } from '../augment';
 import type { Sample } from '../dataset';
 
@@ -116,8 +116,10 @@ interface Prepared {
   clean?: { embedding: Float32Array; info: CleanInfo };
   /** Cached views (undefined where missing). */
   views: (Float32Array | undefined)[];
-  /** Preprocessed pixels, present when something must be computed. */
+  /** Preprocessed pixels and the decoded size, present when something must be computed. */
   pixels?: Uint8Array;
+  width?: number;
+  height?: number;
 }
 
 /**
@@ -146,8 +148,16 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
     const sha = crypto.createHash('sha256').update(bytes).digest('hex');
     const c = cache.getClean(keys.clean, sha, dim);
     const v = Array.from({ length: K }, (_, k) => cache.getView(keys.views, sha, k, dim));
-    if (c && v.every((e) => e !== undefined)) return { sha, clean: c, views: v };
-    return { sha, clean: c, views: v, pixels: await preprocessNamed(bytes, inputSize, fit, s.path) };
+    if (c && v.every((e) => e !== undefined)) {
+      const small = tooSmallReason(c.info.width, c.info.height);
+      if (small) throw new Error(small);
+      return { sha, clean: c, views: v };
+    }
+    const img = await preprocessNamed(bytes, inputSize, fit, s.path);
+    // A 1×1 or tiny photo would be blown up into a meaningless input: left out, with the reason.
+    const small = tooSmallReason(img.width, img.height);
+    if (small) throw new Error(small);
+    return { sha, clean: c, views: v, pixels: img.pixels, width: img.width, height: img.height };
   };
   const LOOKAHEAD = 4;
   const pending: Promise<Prepared | Error>[] = [];
@@ -162,12 +172,12 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
       const p = await pending[i];
       delete pending[i];
       if (p instanceof Error) {
-        skipped.push({ path: samples[i].path, reason: p.message.replace(/^cannot read image [^:]*: /, '') });
+        skipped.push({ path: samples[i].path, reason: p.message.startsWith(`cannot read image ${samples[i].path}: `) ? p.message.slice(`cannot read image ${samples[i].path}: `.length) : p.message });
       } else {
         const row = kept.length;
         let c = p.clean;
         if (!c) {
-          const info: CleanInfo = { phash: opts.fingerprint?.(p.pixels!, inputSize) ?? '', width: 0, height: 0 };
+          const info: CleanInfo = { phash: opts.fingerprint?.(p.pixels!, inputSize) ?? '', width: p.width!, height: p.height! };
           c = { embedding: embedPixels(base, p.pixels!), info };
           cache.putClean(keys.clean, p.sha, c.embedding, info);
         }
@@ -212,10 +222,10 @@ async function readImageFile(file: string): Promise<Uint8Array> {
   }
 }
 
-/** `preprocess` of bytes, with errors naming the file instead of the buffer. */
-async function preprocessNamed(bytes: Uint8Array, size: number, fit: Fit, file: string): Promise<Uint8Array> {
+/** `preprocessImage` of bytes, with errors naming the file instead of the buffer. */
+async function preprocessNamed(bytes: Uint8Array, size: number, fit: Fit, file: string): Promise<Preprocessed> {
   try {
-    return await preprocess(bytes, size, fit);
+    return await preprocessImage(bytes, size, fit);
   } catch (e) {
     throw new Error((e as Error).message.replace(/<\d+-byte buffer>/, file));
   }

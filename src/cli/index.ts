@@ -81,13 +81,23 @@ export function buildCli(): Command {
     .description('copy images into a folder-per-class dataset (DATASET/<label>/<image>)')
     .argument('<src>', 'a folder of images (with --label) or a folder-per-class tree')
     .argument('<dataset>', 'the dataset folder (created if needed)')
-    .option('--label <label>', 'put every image of <src> into this class')
+    .option('--label <label>', 'put every image of <src> (subfolders included) into this class')
+    .option('--no-near-duplicates', 'only look for byte-identical copies in other classes (skips decoding every photo)')
+    .option('--verbose', 'list every skipped file with its reason')
     .option('--json', 'machine-readable output')
     .action(async (src, dataset, o) => {
-      const res = await importImages(src, dataset, { label: o.label });
+      const res = await importImages(src, dataset, { label: o.label, nearDuplicates: o.nearDuplicates });
       const rep = terminalReporter(!!o.json);
-      res.skipped.forEach((s) => rep.warn(`skipped ${s.file}: ${s.reason}`));
-      print(!!o.json, res, () => `copied ${res.copied.length} image(s) into ${dataset}, skipped ${res.skipped.length}`);
+      // A summary per kind ("860 duplicates of files already in the dataset (same SHA-256)"); files only with --verbose.
+      for (const g of res.skippedGroups) {
+        rep.info(`skipped ${g.summary}`);
+        if (o.verbose) for (const s of res.skipped.filter((x) => x.kind === g.kind)) rep.info(`  ${s.file}: ${s.reason}`);
+      }
+      for (const c of res.conflicts) {
+        rep.warn(`${c.source} (class '${c.label}') is ${c.match === 'identical' ? 'identical to' : `a near-duplicate (distance ${c.distance}) of`} ${c.existing} in class '${c.existingLabel}': check which class is right`);
+      }
+      print(!!o.json, res, () => `copied ${res.copied.length} image(s) into ${dataset}, skipped ${res.skipped.length}` +
+        (res.conflicts.length ? `, ${res.conflicts.length} already in another class (see warnings)` : ''));
     });
 
   const trainCmd = program.command('train')
@@ -145,6 +155,7 @@ export function buildCli(): Command {
       // Unreadable images are reported once, on stderr, after the others' results.
       print(!!o.json, res, () => res.filter((r) => !r.error).map((r) =>
         `${r.file} (${r.ms.toFixed(1)} ms)\n` + r.predictions.map((p) => `  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`).join('\n')).join('\n'));
+      for (const r of res) if (r.warning) process.stderr.write(`warning: ${r.warning}\n`);
       if (res.some((r) => r.error)) {
         for (const r of res) if (r.error) process.stderr.write(`edgetune: ${r.error}\n`);
         process.exitCode = 1;

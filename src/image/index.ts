@@ -1,11 +1,15 @@
 /**
- * Image decoding and the one preprocessing path (decode by content → EXIF orient → RGB →
- * centre crop → resize) shared by training, export verification and prediction.
+ * Image decoding and the one preprocessing path (decode by content → orient → RGB → centre crop →
+ * resize) shared by training, export verification and prediction.
  */
 export type { RgbImage } from './types';
-export { detectFormat, hexPrefix, unknownFormatReason, SNIFF_BYTES, SUPPORTED_FORMATS } from './format';
-export type { ImageFormat } from './format';
-export { loadImage } from './load';
+export { sniffImage, detectFormat, notImageReason, sniffedReason, hexPrefix, SNIFF_BYTES, SUPPORTED_FORMATS } from './format';
+export type { ImageFormat, Sniffed } from './format';
+export { loadImage, imageError } from './load';
 export { decodeBmp } from './bmp';
-export { toInput, preprocess, centreCropBox, parseFit, FITS, RESIZE_KERNEL } from './input';
-export type { CropBox, Fit } from './input';
+export { decodeHeic } from './heic';
+export { truncationReason } from './truncation';
+export {
+  toInput, preprocess, preprocessImage, centreCropBox, parseFit, FITS, RESIZE_KERNEL, MIN_IMAGE_SIDE, isBelowMinSize, tooSmallReason,
+} from './input';
+export type { CropBox, Fit, Preprocessed } from './input';

@@ -1,6 +1,34 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
+import { fail } from '../errors';
+import type { ImageFormat } from './format';
 import { decodeBytes, decodeError, readImageBytes, sharpInput } from './load';
 import type { RgbImage } from './types';
+
+/**
+ * Smallest image side EdgeTune accepts as a photo, in pixels (16). Below it an image is a
+ * placeholder, an icon or a tracking pixel, not a photo: the smallest base input is 128 px, so a
+ * 15 px side is blown up more than 8× and every source pixel becomes a flat 8×8 block (a 1×1 PNG
+ * becomes one flat colour, which a model still scores with confidence). The smallest real photos
+ * in the shared sets, meter-digit crops, are 17 px wide and stay in.
+ */
+export const MIN_IMAGE_SIDE = 16;
+
+/**
+ * Whether a decoded image (its displayed, oriented size) is below `MIN_IMAGE_SIDE` on either side.
+ * @param width, height in pixels.
+ */
+export function isBelowMinSize(width: number, height: number): boolean {
+  return Math.min(width, height) < MIN_IMAGE_SIDE;
+}
+
+/**
+ * The one-line reason for a too-small image, or null when it is big enough: "too small (1x1
+ * pixels); a photo needs at least 16 px on each side". Training skips such an image with this
+ * reason; prediction warns with it.
+ */
+export function tooSmallReason(width: number, height: number): string | null {
+  return isBelowMinSize(width, height) ? `too small (${width}x${height} pixels); a photo needs at least ${MIN_IMAGE_SIDE} px on each side` : null;
+}
 
 /**
  * Resampling kernel for the resize to the base's input size. Lanczos3 (sharp's default, with
@@ -23,10 +51,10 @@ export type Fit = 'crop' | 'squash' | 'pad';
 /** The fits `parseFit` accepts. */
 export const FITS: readonly Fit[] = ['crop', 'squash', 'pad'];
 
-/** Parses a --fit value. @throws Error listing the valid fits. */
+/** Parses a --fit value. @throws EdgeTuneError BAD_OPTION listing the valid fits. */
 export function parseFit(s: string): Fit {
   if ((FITS as readonly string[]).includes(s)) return s as Fit;
-  throw new Error(`unknown fit '${s}': use one of ${FITS.join(', ')}`);
+  throw fail('BAD_OPTION', `unknown fit '${s}': use one of ${FITS.join(', ')}`);
 }
 
 /** Padding colour of the 'pad' fit: 128 = zero point of the bases' uint8 input (scale 1/128). */
@@ -47,7 +75,7 @@ export interface CropBox {
  */
 export function centreCropBox(width: number, height: number): CropBox {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new Error(`cannot crop an image of size ${width}x${height}: width and height must be positive integers`);
+    throw fail('BAD_IMAGE', `cannot crop an image of size ${width}x${height}: width and height must be positive integers`);
   }
   const side = Math.min(width, height);
   return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side };
@@ -55,7 +83,7 @@ export function centreCropBox(width: number, height: number): CropBox {
 
 function checkSize(size: number): void {
   if (!Number.isInteger(size) || size < 1 || size > 4096) {
-    throw new Error(`input size ${size} is invalid: expected an integer number of pixels in 1..4096`);
+    throw fail('BAD_OPTION', `input size ${size} is invalid: expected an integer number of pixels in 1..4096`);
   }
 }
 
@@ -90,7 +118,7 @@ export async function toInput(img: RgbImage, size: number, fit: Fit = 'crop'): P
   checkSize(size);
   const { width, height, data } = img;
   if (data.length !== width * height * 3) {
-    throw new Error(`toInput: image data has ${data.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
+    throw fail('BAD_IMAGE', `toInput: image data has ${data.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
   }
   const out = await fitTo(sharp(data, { raw: { width, height, channels: 3 } }), width, height, size, fit)
     .raw({ depth: 'uchar' })
@@ -98,23 +126,36 @@ export async function toInput(img: RgbImage, size: number, fit: Fit = 'crop'): P
   return asUint8(out);
 }
 
+/** A preprocessed image and what was learnt decoding it, so callers never decode twice. */
+export interface Preprocessed {
+  /** Uint8Array [size*size*3], HWC RGB uint8: the base's input. */
+  pixels: Uint8Array;
+  /** Displayed (EXIF/irot-oriented) size of the decoded image before fitting, in pixels. */
+  width: number;
+  height: number;
+  /** The sniffed container format. */
+  format: ImageFormat;
+}
+
 /**
- * Load + fit (centre crop by default) + resize: the one preprocessing path for training, export verification and
- * prediction. Output is byte-identical to `toInput(await loadImage(path), size)` (tested).
+ * Load + fit (centre crop by default) + resize: the one preprocessing path for training, export
+ * verification and prediction, returning the oriented size too (for `tooSmallReason`).
+ * Pixels are byte-identical to `toInput(await loadImage(path), size, fit)` (tested).
  *
  * For 8-bit JPEG/PNG without alpha it runs decode → EXIF orient → crop → resize as one sharp
  * pipeline (one decode, no full-size raw copy; about 3 ms for a 384x512 JPEG at size 224 on one
  * core). A pre-resize extract disables libjpeg shrink-on-load in sharp, which is what keeps the
  * result identical to the two-step path. Images with alpha take the two-step path because sharp
  * premultiplies alpha while resizing and drops it only at the end, which changes RGB values.
+ * libvips reads only the rows a crop needs, so a truncated JPEG/PNG is refused up front
+ * (`readImageBytes`), giving the same answer and message for every fit and path.
  *
  * @param pathOrBytes a file path or the whole file's bytes.
- * @param size output side in pixels.
+ * @param size output side in pixels (1..4096).
  * @param fit how a non-square image is made square (default 'crop'; see `Fit`).
- * @returns Uint8Array [size*size*3], HWC RGB uint8.
- * @throws Error "cannot read image X: reason" (see `loadImage`) or for an invalid size.
+ * @throws EdgeTuneError BAD_IMAGE "cannot read image X: reason" (see `loadImage`); BAD_OPTION for an invalid size.
  */
-export async function preprocess(pathOrBytes: string | Uint8Array, size: number, fit: Fit = 'crop'): Promise<Uint8Array> {
+export async function preprocessImage(pathOrBytes: string | Uint8Array, size: number, fit: Fit = 'crop'): Promise<Preprocessed> {
   checkSize(size);
   const { bytes, format, source } = await readImageBytes(pathOrBytes);
   if (format === 'jpeg' || format === 'png') {
@@ -125,19 +166,29 @@ export async function preprocess(pathOrBytes: string | Uint8Array, size: number,
       throw decodeError(source, format, e);
     }
     if (!meta.hasAlpha && meta.depth === 'uchar') {
-      const w = meta.autoOrient?.width ?? meta.width;
-      const h = meta.autoOrient?.height ?? meta.height;
+      const width = meta.autoOrient?.width ?? meta.width;
+      const height = meta.autoOrient?.height ?? meta.height;
       try {
-        const out = await fitTo(sharpInput(bytes).autoOrient(), w, h, size, fit)
+        const out = await fitTo(sharpInput(bytes).autoOrient(), width, height, size, fit)
           .toColourspace('srgb')
           .raw({ depth: 'uchar' })
           .toBuffer({ resolveWithObject: true });
         if (out.info.channels !== 3) throw new Error(`decoder returned ${out.info.channels} channels`);
-        return asUint8(out.data);
+        return { pixels: asUint8(out.data), width, height, format };
       } catch (e) {
         throw decodeError(source, format, e);
       }
     }
   }
-  return toInput(await decodeBytes(bytes, format, source), size, fit);
+  const img = await decodeBytes(bytes, format, source);
+  return { pixels: await toInput(img, size, fit), width: img.width, height: img.height, format };
+}
+
+/**
+ * `preprocessImage` without the size: the base input only.
+ * @returns Uint8Array [size*size*3], HWC RGB uint8.
+ * @throws as `preprocessImage`.
+ */
+export async function preprocess(pathOrBytes: string | Uint8Array, size: number, fit: Fit = 'crop'): Promise<Uint8Array> {
+  return (await preprocessImage(pathOrBytes, size, fit)).pixels;
 }

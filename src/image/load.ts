@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
+import { EdgeTuneError, ioError } from '../errors';
 import { decodeBmp } from './bmp';
-import { detectFormat, unknownFormatReason, type ImageFormat } from './format';
+import { decodeHeic } from './heic';
+import { sniffImage, sniffedReason, SNIFF_BYTES, type ImageFormat } from './format';
+import { truncationReason } from './truncation';
 import type { RgbImage } from './types';
 
 /** Where an image came from, for error messages: the path, or "<N-byte buffer>". */
@@ -9,39 +12,71 @@ export function describeSource(pathOrBytes: string | Uint8Array): string {
   return typeof pathOrBytes === 'string' ? pathOrBytes : `<${pathOrBytes.length}-byte buffer>`;
 }
 
-/** The one error shape for unreadable images: "cannot read image X: reason". */
-export function imageError(source: string, reason: string): Error {
-  return new Error(`cannot read image ${source}: ${reason}`);
+/**
+ * The one error for every unreadable image, on every path (training, export verification,
+ * prediction, evaluation): `EdgeTuneError('BAD_IMAGE', "cannot read image X: reason")`, one line.
+ * Callers that list skipped files should show `message` as is (it already names the file).
+ */
+export function imageError(source: string, reason: string, cause?: unknown): EdgeTuneError {
+  return new EdgeTuneError('BAD_IMAGE', `cannot read image ${source}: ${reason.split('\n')[0].trim()}`, cause === undefined ? undefined : { cause });
 }
 
 /**
  * The one-line error for a decoder failure: "cannot read image X: JPEG decode failed (reason)",
- * keeping only the first line of libvips' multi-line messages.
+ * keeping only the first line of libvips' multi-line messages and dropping sharp's
+ * "Input buffer has corrupt header:" wrapper (the same fault gives the same message whether the
+ * header or the pixel data was being read).
  */
-export function decodeError(source: string, format: ImageFormat, e: unknown): Error {
-  const first = String((e as Error)?.message ?? e).split('\n')[0].trim();
-  return imageError(source, `${format.toUpperCase()} decode failed (${first})`);
+export function decodeError(source: string, format: ImageFormat, e: unknown): EdgeTuneError {
+  if (e instanceof EdgeTuneError) return e;
+  const first = String((e as Error)?.message ?? e).split('\n')[0].replace(/^Input (buffer|file) has corrupt header:\s*/, '').trim();
+  return imageError(source, `${format.toUpperCase()} decode failed (${first})`, e);
 }
 
-/** Bytes and sniffed format of an image source; throws `imageError` for I/O failures or unknown formats. */
+/**
+ * Bytes and sniffed format of an image source. A file is read only far enough to sniff it when it
+ * is not a decodable image (a 2 GB video named .jpg is not loaded), then whole.
+ * @throws EdgeTuneError BAD_IMAGE: I/O failures as one line ("it is a folder, not a file (EISDIR)",
+ *   never a raw system error), unsupported formats by name with what to do, unknown content, and
+ *   truncated JPEG/PNG/HEIC/AVIF files (`truncationReason`).
+ */
 export async function readImageBytes(
   pathOrBytes: string | Uint8Array,
 ): Promise<{ bytes: Uint8Array; format: ImageFormat; source: string }> {
   const source = describeSource(pathOrBytes);
   let bytes: Uint8Array;
   if (typeof pathOrBytes === 'string') {
-    try {
-      bytes = await readFile(pathOrBytes);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw imageError(source, err.code === 'ENOENT' ? 'file not found' : err.message);
-    }
+    bytes = await readImageFile(pathOrBytes);
   } else {
     bytes = pathOrBytes;
   }
-  const format = detectFormat(bytes);
-  if (format === null) throw imageError(source, unknownFormatReason(bytes));
-  return { bytes, format, source };
+  const sniffed = sniffImage(bytes.subarray(0, SNIFF_BYTES));
+  if (sniffed.kind !== 'image') throw imageError(source, sniffedReason(sniffed));
+  const cut = truncationReason(bytes, sniffed.format);
+  if (cut) throw imageError(source, cut);
+  return { bytes, format: sniffed.format, source };
+}
+
+async function readImageFile(file: string): Promise<Uint8Array> {
+  // ioError words the system error ("it is a folder, not a file (EISDIR)"); the code stays BAD_IMAGE.
+  const fail = (e: unknown) => new EdgeTuneError('BAD_IMAGE', ioError('read image', file, e).message, { cause: e });
+  let fh: fsp.FileHandle | undefined;
+  try {
+    // stat before open: opening a FIFO for reading would block until a writer appears.
+    const st = await fsp.stat(file);
+    if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR', syscall: 'read' });
+    if (!st.isFile()) throw new EdgeTuneError('BAD_IMAGE', `cannot read image ${file}: it is not a regular file (a device, pipe or socket)`);
+    fh = await fsp.open(file, 'r');
+    const head = new Uint8Array(Math.min(SNIFF_BYTES, st.size));
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const sniffed = sniffImage(head.subarray(0, bytesRead));
+    if (sniffed.kind !== 'image') throw imageError(file, sniffedReason(sniffed));
+    return await fh.readFile();
+  } catch (e) {
+    throw e instanceof EdgeTuneError ? e : fail(e);
+  } finally {
+    await fh?.close();
+  }
 }
 
 /**
@@ -77,17 +112,20 @@ async function decodeWithSharp(bytes: Uint8Array, format: ImageFormat, source: s
 /**
  * Load an image file (or its bytes) as RGB.
  *
- * Format is decided by magic bytes (`detectFormat`), never by extension: a BMP named `.jpg`
- * decodes as BMP. BMP goes through bmp-ts (libvips in the sharp prebuilds has no BMP loader);
- * JPEG, PNG, WebP, GIF (first frame) and TIFF (first page) go through sharp/libvips.
- * EXIF orientation is applied (sharp `autoOrient`), so width/height are the displayed size.
- * Alpha is dropped without compositing (same as Pillow's `convert('RGB')` used by Coral's
- * examples); greyscale is replicated to 3 channels; embedded ICC profiles are converted to sRGB.
+ * Format is decided by content (`sniffImage`), never by extension: a BMP named `.jpg` decodes as
+ * BMP. BMP goes through bmp-ts (libvips in the sharp prebuilds has no BMP loader); HEIC through
+ * heic-decode (libheif in WebAssembly; sharp's libheif has no HEVC decoder); JPEG, PNG, WebP,
+ * GIF (first frame), TIFF (first page) and AVIF through sharp/libvips.
+ * Orientation is applied (EXIF for JPEG/TIFF/WebP/PNG via sharp `autoOrient`, `irot`/`imir` for
+ * HEIF via libheif), so width/height are the displayed size. Alpha is dropped without compositing
+ * (same as Pillow's `convert('RGB')` used by Coral's examples); greyscale is replicated to
+ * 3 channels; embedded ICC profiles are converted to sRGB.
  *
  * @param pathOrBytes a file path or the whole file's bytes.
  * @returns `RgbImage` (HWC uint8, 3 channels, width*height*3 bytes).
- * @throws Error "cannot read image X: reason" for a missing file, an unknown format (lists the
- *   first bytes and the supported formats), RLE BMPs, or a decoder failure.
+ * @throws EdgeTuneError BAD_IMAGE "cannot read image X: reason" for a missing or unreadable file,
+ *   an unsupported format (named, with how to convert), unknown content, a truncated file, RLE
+ *   BMPs, or a decoder failure.
  */
 export async function loadImage(pathOrBytes: string | Uint8Array): Promise<RgbImage> {
   const { bytes, format, source } = await readImageBytes(pathOrBytes);
@@ -96,14 +134,14 @@ export async function loadImage(pathOrBytes: string | Uint8Array): Promise<RgbIm
 
 /**
  * Decode bytes whose format is already sniffed (see `loadImage` for the rules).
- * @param source file name for error messages. @throws Error "cannot read image <source>: reason".
+ * @param source file name for error messages. @throws EdgeTuneError BAD_IMAGE "cannot read image <source>: reason".
  */
 export async function decodeBytes(bytes: Uint8Array, format: ImageFormat, source: string): Promise<RgbImage> {
-  if (format === 'bmp') {
+  if (format === 'bmp' || format === 'heic') {
     try {
-      return decodeBmp(bytes);
+      return format === 'bmp' ? decodeBmp(bytes) : await decodeHeic(bytes);
     } catch (e) {
-      throw imageError(source, (e as Error).message);
+      throw imageError(source, (e as Error).message, e);
     }
   }
   return decodeWithSharp(bytes, format, source);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { defaultModelsDir, stockClassifier } from '../models';
 import { labelsOf } from '../tflite';
 import { openModel, readLabels, topK, probeEdgeTpu, type Device, type DeviceChoice } from '../runtime';
-import { preprocess, type Fit } from '../image';
+import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
 import { fail, ioError } from '../errors';
 import { silentReporter, type Reporter } from './report';
 
@@ -175,6 +175,8 @@ export interface ImagePrediction {
   /** Inference time of the interpreter for this image, ms (decoding excluded), to 0.01 ms. */
   ms: number;
   error?: string;
+  /** Why the prediction may be unreliable (e.g. a photo below the minimum size). */
+  warning?: string;
 }
 
 /** Options of `openPredictor`. */
@@ -262,18 +264,20 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
     device: session.device,
     inputSize: size,
     async predict(file: string, top = 5): Promise<ImagePrediction> {
-      let px: Uint8Array;
+      let img: Preprocessed;
       try {
-        px = await preprocess(file, size, fit);
+        img = await preprocessImage(file, size, fit);
       } catch (e) {
         return { file, predictions: [], ms: 0, error: (e as Error).message };
       }
-      session.inputBuffer.set(px);
+      session.inputBuffer.set(img.pixels);
       const t0 = performance.now();
       const probs = session.run();
       const ms = Math.round((performance.now() - t0) * 100) / 100;
       const predictions = topK(probs, top, labels).map((p) => ({ label: p.label ?? String(p.index), score: p.score }));
-      return { file, predictions, ms };
+      // A tiny photo still gets an answer, but one not to trust: say so.
+      const small = tooSmallReason(img.width, img.height);
+      return small ? { file, predictions, ms, warning: `${file} is ${small}: the prediction is unreliable` } : { file, predictions, ms };
     },
     close: () => session.close(),
   };

@@ -22,6 +22,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EDGETPU_CUSTOM_OP, isEdgeTpuCompiled, Model, readModel, TensorType } from '../tflite';
+import { ioError } from '../errors';
+import { parseLabelsFile } from '../dataset/labels-file';
 
 /** Where a session runs. */
 export type Device = 'cpu' | 'edgetpu';
@@ -359,19 +361,22 @@ export function topK(probs: Float32Array, k: number, labels?: readonly string[])
 }
 
 /**
- * Labels file → array: one label per line (LF or CRLF), each trimmed; trailing empty lines dropped.
- * Line i names output i. Throws "cannot read labels X: ..." when unreadable.
+ * Labels file → array, line i naming output i, through the one labels.txt parser
+ * (`parseLabelsFile`): nothing but line ends is removed, so labels round-trip exactly.
+ * @param opts.strict true for a labels.txt EdgeTune wrote (every line a valid label, no blank
+ *   lines, no duplicates); false (default) for any labels file, e.g. Coral's imagenet_labels.txt,
+ *   whose lines are not EdgeTune labels and which names 'crane' twice.
+ * @throws EdgeTuneError: IO/NOT_FOUND "cannot read labels X: …" when unreadable; BAD_MODEL for an
+ *   empty file, a blank line, and in strict mode a line breaking the label rules.
  */
-export function readLabels(file: string): string[] {
+export function readLabels(file: string, opts: { strict?: boolean } = {}): string[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read labels ${file}: ${(e as Error).message}`);
+    throw ioError('read labels', file, e);
   }
-  const lines = text.split(/\r?\n/).map((s) => s.trim());
-  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  return parseLabelsFile(text, file, { strict: opts.strict ?? false });
 }
 
 /**
