@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DenseLayer, HeadWeights } from '../tflite';
+import { fail } from '../errors';
 import type { EmbeddingSet } from './train';
 
 /**
@@ -53,7 +54,7 @@ function denseLayers(model: tf.LayersModel): DenseLayer[] {
 }
 
 /** Fills each layer's `outputRange` with the min/max of its outputs over the embeddings. */
-function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
+export function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
   tf.tidy(() => {
     let act: tf.Tensor2D = tf.tensor2d(rep.x, [rep.n, rep.dim]);
     for (const layer of layers) {
@@ -67,11 +68,11 @@ function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
 }
 
 /**
- * The head's forward pass in float32 from its exported weights, without tfjs: the reference the
- * TFLite export is checked against in tests.
- * @param x float32 `[dim]` embedding. @returns float32 `[classes]` softmax probabilities.
+ * The head's logits in float32 from its exported weights, without tfjs: each layer computes
+ * W·a + b (W `[units, inDim]` row-major) and its activation.
+ * @param x float32 `[dim]` embedding. @returns float32 `[classes]` logits (before the softmax).
  */
-export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
+export function headLogits(head: HeadWeights, x: Float32Array): Float32Array {
   let act = x;
   for (const l of head.layers) {
     const out = new Float32Array(l.units);
@@ -83,8 +84,42 @@ export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
     }
     act = out;
   }
+  return act;
+}
+
+/**
+ * The head's forward pass in float32 from its exported weights, without tfjs: the reference the
+ * TFLite export is checked against in tests.
+ * @param x float32 `[dim]` embedding. @returns float32 `[classes]` softmax probabilities.
+ */
+export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
+  const act = headLogits(head, x);
   const m = Math.max(...act);
   const e = act.map((v) => Math.exp(v - m));
   const z = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / z);
+}
+
+/**
+ * The tfjs head for a HeadWeights (e.g. a merged ensemble), so it can be run with `predictHead`
+ * and saved with `serializeHead` like a trained one: Dense layers with each layer's activation,
+ * the last one with softmax (the softmax `graftHead` appends).
+ * @returns an uncompiled model, input float32 `[batch, layers[0].inDim]`, output `[batch, classes]`.
+ * @throws EdgeTuneError 'BAD_MODEL' when the last layer is not linear or the shapes do not chain.
+ */
+export function headModel(head: HeadWeights): tf.Sequential {
+  const n = head.layers.length;
+  if (n === 0 || head.layers[n - 1].activation !== 'linear') throw fail('BAD_MODEL', `head has ${n ? `a '${head.layers[n - 1].activation}' last layer` : 'no layers'}; the last layer must be the linear logits layer`);
+  const model = tf.sequential();
+  head.layers.forEach((l, i) => {
+    if (i > 0 && l.inDim !== head.layers[i - 1].units) throw fail('BAD_MODEL', `head layer ${i} takes ${l.inDim} inputs but layer ${i - 1} has ${head.layers[i - 1].units} units`);
+    model.add(tf.layers.dense({ units: l.units, activation: i === n - 1 ? 'softmax' : l.activation, inputShape: i === 0 ? [l.inDim] : undefined }));
+  });
+  const weights = head.layers.flatMap((l) => [
+    tf.tidy(() => tf.tensor2d(l.weights, [l.units, l.inDim]).transpose()),
+    tf.tensor1d(l.bias),
+  ]);
+  model.setWeights(weights);
+  weights.forEach((w) => w.dispose());
+  return model;
 }
