@@ -15,7 +15,8 @@ import type { EmbeddingSet } from './train';
  * @returns layers with weights float32 `[units, inDim]` row-major (TFLite FULLY_CONNECTED weight
  *   layout, schema.fbs FullyConnectedOptions, weights_format DEFAULT), bias `[units]`, and the
  *   float range `[min, max]` of each layer's output (after ReLU for hidden layers, logits for the last).
- * @throws Error when the model holds a layer other than Dense or Dropout.
+ * @throws EdgeTuneError 'BAD_MODEL' when the model holds a layer other than Dense or Dropout
+ *   (Dropout: heads saved before dropout moved into the training step).
  */
 export function headWeights(model: tf.LayersModel, representative: EmbeddingSet): HeadWeights {
   const layers = denseLayers(model);
@@ -26,11 +27,11 @@ export function headWeights(model: tf.LayersModel, representative: EmbeddingSet)
 /**
  * Like `headWeights`, with output ranges measured earlier (stored with the saved head), so a
  * model can be re-exported without the representative dataset.
- * @throws Error when the number of ranges differs from the number of Dense layers.
+ * @throws EdgeTuneError 'BAD_MODEL' when the number of ranges differs from the number of Dense layers.
  */
 export function headWeightsWithRanges(model: tf.LayersModel, ranges: [number, number][]): HeadWeights {
   const layers = denseLayers(model);
-  if (ranges.length !== layers.length) throw new Error(`saved head has ${ranges.length} calibration ranges for ${layers.length} Dense layers: retrain it`);
+  if (ranges.length !== layers.length) throw fail('BAD_MODEL', `saved head has ${ranges.length} calibration ranges for ${layers.length} Dense layers: retrain it`);
   layers.forEach((l, i) => { l.outputRange = [ranges[i][0], ranges[i][1]]; });
   return { layers };
 }
@@ -38,7 +39,7 @@ export function headWeightsWithRanges(model: tf.LayersModel, ranges: [number, nu
 function denseLayers(model: tf.LayersModel): DenseLayer[] {
   const dense = model.layers.filter((l) => l.getClassName() !== 'Dropout');
   return dense.map((l, i) => {
-    if (l.getClassName() !== 'Dense') throw new Error(`head layer ${l.name} (${l.getClassName()}) cannot be exported; only Dense and Dropout`);
+    if (l.getClassName() !== 'Dense') throw fail('BAD_MODEL', `head layer ${l.name} (${l.getClassName()}) cannot be exported; only Dense and Dropout`);
     const [kernel, bias] = l.getWeights();
     const [inDim, units] = kernel.shape;
     const weights = tf.tidy(() => kernel.transpose().dataSync() as Float32Array);
