@@ -134,7 +134,10 @@ interface DenseVars { kernel: tf.Variable; bias: tf.Variable }
  *
  * Reproducible: each epoch's shuffle comes from (seed, epoch) and each dropout mask from (seed,
  * epoch, batch, layer) via mulberry32, so the same data, spec and backend give bit-identical
- * weights and history.
+ * weights and history (checked on 'wasm' and 'cpu'; across processes too). The WASM backend is
+ * single-threaded under Node: tfjs-backend-wasm 4.22 reports WASM_HAS_MULTITHREAD_SUPPORT false
+ * in Node (tfjs issue #3830) and loads its SIMD binary with one XNNPACK thread, so there is no
+ * thread-order nondeterminism to switch off. 'tensorflow' (tfjs-node) was not checked.
  *
  * @param train training embeddings (the clean ones plus any augmented views).
  * @param val validation embeddings (clean images only); must be non-empty.
