@@ -26,11 +26,12 @@ const spec = (over: Partial<HeadSpec> = {}): HeadSpec => ({ ...DEFAULT_HEAD, hid
 describe('head', () => {
   before(async () => { await initBackend(); });
 
-  it('builds Dense ReLU → Dropout → Dense softmax, or Dropout → Dense softmax without hidden layers', () => {
+  it('builds plain Dense layers for inference: ReLU hidden layers, softmax last (dropout acts only in training)', () => {
     const m = buildHead(8, 3, spec({ hidden: [16, 4], dropout: 0.5 }));
-    assert.deepEqual(m.layers.map((l) => l.getClassName()), ['Dense', 'Dropout', 'Dense', 'Dropout', 'Dense']);
+    assert.deepEqual(m.layers.map((l) => [l.getClassName(), (l.getConfig() as { activation: string }).activation]),
+      [['Dense', 'relu'], ['Dense', 'relu'], ['Dense', 'softmax']]);
     const r = buildHead(8, 3, spec({ hidden: [], dropout: 0.2 }));
-    assert.deepEqual(r.layers.map((l) => l.getClassName()), ['Dropout', 'Dense']);
+    assert.deepEqual(r.layers.map((l) => l.getClassName()), ['Dense']);
     assert.deepEqual(r.outputs[0].shape, [null, 3]);
     m.dispose(); r.dispose();
   });

@@ -1,7 +1,8 @@
 export { initBackend, type BackendName, type BackendChoice } from './backend';
 export {
   DEFAULT_HEAD, buildHead, trainHead, predictHead, argmaxRows, balancedWeights,
-  type HeadSpec, type EmbeddingSet, type EpochRecord, type TrainedHead,
+  type HeadSpec, type EmbeddingSet, type EpochRecord, type TrainedHead, type TrainHooks,
 } from './train';
-export { headWeights, headWeightsWithRanges, headForward } from './weights';
+export { trainHeads, mergeHeads, type Fold, type EnsembleHooks } from './ensemble';
+export { headWeights, headWeightsWithRanges, headForward, headLogits, headModel } from './weights';
 export { serializeHead, loadHead, type HeadMeta } from './io';

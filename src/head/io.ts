@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { fail, ioError } from '../errors';
 
 /** What travels with the saved head besides its weights. */
 export interface HeadMeta {
@@ -36,15 +37,28 @@ export async function serializeHead(model: tf.LayersModel, meta: HeadMeta): Prom
 
 /**
  * Loads a head written by `serializeHead` from `dir/model.json` + `dir/weights.bin`.
- * @throws Error naming the folder when the files are missing or not an EdgeTune head.
+ * @throws EdgeTuneError 'BAD_MODEL' naming the folder when the files are missing or not an
+ *   EdgeTune head; 'IO'/'NOT_FOUND' when weights.bin cannot be read.
  */
 export async function loadHead(dir: string): Promise<{ model: tf.LayersModel; meta: HeadMeta }> {
   const jsonPath = path.join(dir, 'model.json');
-  if (!fs.existsSync(jsonPath)) throw new Error(`no trained head in ${dir} (model.json missing): train a model first with 'edgetune train'`);
-  const json = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+  if (!fs.existsSync(jsonPath)) throw fail('BAD_MODEL', `no trained head in ${dir} (model.json missing): train a model first with 'edgetune train'`);
+  let json;
+  try {
+    json = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    if (e instanceof SyntaxError) throw fail('BAD_MODEL', `${jsonPath} is not valid JSON: retrain the model`, e);
+    throw ioError('read', jsonPath, e);
+  }
   const meta = json.userDefinedMetadata?.edgetune as HeadMeta | undefined;
-  if (!meta) throw new Error(`${jsonPath} is not an EdgeTune head (no userDefinedMetadata.edgetune)`);
-  const bin = fs.readFileSync(path.join(dir, 'weights.bin'));
+  if (!meta) throw fail('BAD_MODEL', `${jsonPath} is not an EdgeTune head (no userDefinedMetadata.edgetune): retrain or re-export the model`);
+  const binPath = path.join(dir, 'weights.bin');
+  let bin: Buffer;
+  try {
+    bin = fs.readFileSync(binPath);
+  } catch (e) {
+    throw ioError('read', binPath, e);
+  }
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   const model = await tf.loadLayersModel(tf.io.fromMemory({
     modelTopology: json.modelTopology,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DenseLayer, HeadWeights } from '../tflite';
+import { fail } from '../errors';
 import type { EmbeddingSet } from './train';
 
 /**
@@ -14,7 +15,8 @@ import type { EmbeddingSet } from './train';
  * @returns layers with weights float32 `[units, inDim]` row-major (TFLite FULLY_CONNECTED weight
  *   layout, schema.fbs FullyConnectedOptions, weights_format DEFAULT), bias `[units]`, and the
  *   float range `[min, max]` of each layer's output (after ReLU for hidden layers, logits for the last).
- * @throws Error when the model holds a layer other than Dense or Dropout.
+ * @throws EdgeTuneError 'BAD_MODEL' when the model holds a layer other than Dense or Dropout
+ *   (Dropout: heads saved before dropout moved into the training step).
  */
 export function headWeights(model: tf.LayersModel, representative: EmbeddingSet): HeadWeights {
   const layers = denseLayers(model);
@@ -25,11 +27,11 @@ export function headWeights(model: tf.LayersModel, representative: EmbeddingSet)
 /**
  * Like `headWeights`, with output ranges measured earlier (stored with the saved head), so a
  * model can be re-exported without the representative dataset.
- * @throws Error when the number of ranges differs from the number of Dense layers.
+ * @throws EdgeTuneError 'BAD_MODEL' when the number of ranges differs from the number of Dense layers.
  */
 export function headWeightsWithRanges(model: tf.LayersModel, ranges: [number, number][]): HeadWeights {
   const layers = denseLayers(model);
-  if (ranges.length !== layers.length) throw new Error(`saved head has ${ranges.length} calibration ranges for ${layers.length} Dense layers: retrain it`);
+  if (ranges.length !== layers.length) throw fail('BAD_MODEL', `saved head has ${ranges.length} calibration ranges for ${layers.length} Dense layers: retrain it`);
   layers.forEach((l, i) => { l.outputRange = [ranges[i][0], ranges[i][1]]; });
   return { layers };
 }
@@ -37,7 +39,7 @@ export function headWeightsWithRanges(model: tf.LayersModel, ranges: [number, nu
 function denseLayers(model: tf.LayersModel): DenseLayer[] {
   const dense = model.layers.filter((l) => l.getClassName() !== 'Dropout');
   return dense.map((l, i) => {
-    if (l.getClassName() !== 'Dense') throw new Error(`head layer ${l.name} (${l.getClassName()}) cannot be exported; only Dense and Dropout`);
+    if (l.getClassName() !== 'Dense') throw fail('BAD_MODEL', `head layer ${l.name} (${l.getClassName()}) cannot be exported; only Dense and Dropout`);
     const [kernel, bias] = l.getWeights();
     const [inDim, units] = kernel.shape;
     const weights = tf.tidy(() => kernel.transpose().dataSync() as Float32Array);
@@ -53,7 +55,7 @@ function denseLayers(model: tf.LayersModel): DenseLayer[] {
 }
 
 /** Fills each layer's `outputRange` with the min/max of its outputs over the embeddings. */
-function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
+export function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
   tf.tidy(() => {
     let act: tf.Tensor2D = tf.tensor2d(rep.x, [rep.n, rep.dim]);
     for (const layer of layers) {
@@ -67,11 +69,11 @@ function calibrate(layers: DenseLayer[], rep: EmbeddingSet): void {
 }
 
 /**
- * The head's forward pass in float32 from its exported weights, without tfjs: the reference the
- * TFLite export is checked against in tests.
- * @param x float32 `[dim]` embedding. @returns float32 `[classes]` softmax probabilities.
+ * The head's logits in float32 from its exported weights, without tfjs: each layer computes
+ * W·a + b (W `[units, inDim]` row-major) and its activation.
+ * @param x float32 `[dim]` embedding. @returns float32 `[classes]` logits (before the softmax).
  */
-export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
+export function headLogits(head: HeadWeights, x: Float32Array): Float32Array {
   let act = x;
   for (const l of head.layers) {
     const out = new Float32Array(l.units);
@@ -83,8 +85,42 @@ export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
     }
     act = out;
   }
+  return act;
+}
+
+/**
+ * The head's forward pass in float32 from its exported weights, without tfjs: the reference the
+ * TFLite export is checked against in tests.
+ * @param x float32 `[dim]` embedding. @returns float32 `[classes]` softmax probabilities.
+ */
+export function headForward(head: HeadWeights, x: Float32Array): Float32Array {
+  const act = headLogits(head, x);
   const m = Math.max(...act);
   const e = act.map((v) => Math.exp(v - m));
   const z = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / z);
+}
+
+/**
+ * The tfjs head for a HeadWeights (e.g. a merged ensemble), so it can be run with `predictHead`
+ * and saved with `serializeHead` like a trained one: Dense layers with each layer's activation,
+ * the last one with softmax (the softmax `graftHead` appends).
+ * @returns an uncompiled model, input float32 `[batch, layers[0].inDim]`, output `[batch, classes]`.
+ * @throws EdgeTuneError 'BAD_MODEL' when the last layer is not linear or the shapes do not chain.
+ */
+export function headModel(head: HeadWeights): tf.Sequential {
+  const n = head.layers.length;
+  if (n === 0 || head.layers[n - 1].activation !== 'linear') throw fail('BAD_MODEL', `head has ${n ? `a '${head.layers[n - 1].activation}' last layer` : 'no layers'}; the last layer must be the linear logits layer`);
+  const model = tf.sequential();
+  head.layers.forEach((l, i) => {
+    if (i > 0 && l.inDim !== head.layers[i - 1].units) throw fail('BAD_MODEL', `head layer ${i} takes ${l.inDim} inputs but layer ${i - 1} has ${head.layers[i - 1].units} units`);
+    model.add(tf.layers.dense({ units: l.units, activation: i === n - 1 ? 'softmax' : l.activation, inputShape: i === 0 ? [l.inDim] : undefined }));
+  });
+  const weights = head.layers.flatMap((l) => [
+    tf.tidy(() => tf.tensor2d(l.weights, [l.units, l.inDim]).transpose()),
+    tf.tensor1d(l.bias),
+  ]);
+  model.setWeights(weights);
+  weights.forEach((w) => w.dispose());
+  return model;
 }
