@@ -12,7 +12,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { hamming, loadImage, perceptualHash, preprocess, scanDataset } from '../src';
+import { hamming, perceptualHash, scanDataset } from '../src/dataset';
+import { loadImage, preprocess } from '../src/image';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');

@@ -81,7 +81,12 @@ export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined,
 /**
  * Runs an exported `.tflite` on photos through the same preprocessing as training and compares its
  * top-1 with the trained head's predictions for the same photos.
- * @param headTop1 the head's top-1 class per photo; `labels` the true class per photo.
+ * A photo counts as agreeing when the exported top-1 equals the head's, or when the head itself
+ * scores the two classes within one step of the exported model's output quantization (1/256 for a
+ * uint8 softmax): such near-ties cannot be told apart by a uint8 output, and an undertrained head
+ * on a handful of photos has many.
+ * @param headProbs the head's class probabilities, float32 `[images.length, classes]` row-major;
+ *   `labels` the true class per photo.
  * @param opts.fit the fit the model was trained with; opts.threads interpreter threads;
  *   opts.signal cancels between photos (EdgeTuneError 'CANCELLED').
  * @returns the Verification plus the exported model's top-1 per photo (`predictions`).
@@ -89,12 +94,15 @@ export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined,
  *   during training: it changed meanwhile).
  */
 export async function verifyExport(
-  modelBytes: Uint8Array, images: string[], headTop1: number[], labels: number[],
+  modelBytes: Uint8Array, images: string[], headProbs: Float32Array, labels: number[],
   opts: { threads?: number; fit?: Fit; signal?: AbortSignal; onProgress?: (done: number) => void } = {},
 ): Promise<Verification & { predictions: number[] }> {
   const s = openModel(modelBytes, { threads: opts.threads, device: 'cpu' });
   try {
     const size = s.input.shape[1];
+    const classes = s.output.shape[s.output.shape.length - 1];
+    // One output step: the uint8 softmax's scale (1/256), or a float rounding margin.
+    const step = s.output.scale > 0 ? s.output.scale : 1e-6;
     let agree = 0, correct = 0, ms = 0;
     const predictions: number[] = [];
     for (let i = 0; i < images.length; i++) {
@@ -107,7 +115,10 @@ export async function verifyExport(
       let top = 0;
       for (let j = 1; j < p.length; j++) if (p[j] > p[top]) top = j;
       predictions.push(top);
-      if (top === headTop1[i]) agree++;
+      const row = headProbs.subarray(i * classes, (i + 1) * classes);
+      let headTop = 0;
+      for (let j = 1; j < classes; j++) if (row[j] > row[headTop]) headTop = j;
+      if (top === headTop || row[headTop] - row[top] <= step) agree++;
       if (top === labels[i]) correct++;
       opts.onProgress?.(i + 1);
     }

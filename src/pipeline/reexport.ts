@@ -82,9 +82,9 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
         return { path: p, label, labelIndex: labels.indexOf(label) };
       }).filter((s) => s.labelIndex >= 0);
       const e = await embedSamples(base, samples, { views: 0, augment: presetParams('none'), seed: 0, fit: meta.fit });
-      const top1 = argmaxRows(predictHead(model, e.clean, e.kept.length, e.dim), labels.length);
+      const probs = predictHead(model, e.clean, e.kept.length, e.dim);
       const truth = e.kept.map((s) => s.labelIndex);
-      const v = await verifyExport(replaced['model.tflite'] as Uint8Array, e.kept.map((s) => s.path), top1, truth, { threads: opts.threads, fit: meta.fit });
+      const v = await verifyExport(replaced['model.tflite'] as Uint8Array, e.kept.map((s) => s.path), probs, truth, { threads: opts.threads, fit: meta.fit });
       r.info(`export check on ${v.n} photos: top-1 agreement with the head ${(v.agreement * 100).toFixed(1)}%`);
       checkVerification(v, 'the model folder is unchanged');
       const { predictions, ...rest } = v;

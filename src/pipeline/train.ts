@@ -145,10 +145,10 @@ async function trainPrepared(
   const t2 = performance.now();
   const weights = headWeights(trained.model, trainSet);
   const checkIdx = [...p.split.val, ...p.split.test];
-  const headTop1 = argmaxRows(predictHead(trained.model, rowsOf(all, checkIdx).x, checkIdx.length, all.dim), labels.length);
+  const headProbs = predictHead(trained.model, rowsOf(all, checkIdx).x, checkIdx.length, all.dim);
   const model = exportTflite(base.model, weights, { float: o.float, labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
   const bar = phaseProgress(r, 'export', 'checking the exported model', checkIdx.length);
-  const v = await verifyExport(model, checkIdx.map((i) => all.kept[i].path), headTop1, checkIdx.map((i) => all.kept[i].labelIndex), {
+  const v = await verifyExport(model, checkIdx.map((i) => all.kept[i].path), headProbs, checkIdx.map((i) => all.kept[i].labelIndex), {
     threads: run.threads, fit: o.fit, signal: run.signal, onProgress: (d) => bar.update(d),
   });
   bar.stop();

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeModelFolder } from '../../src/export';
+import { writeModelFolder } from '../../src/artifact';
 import { tmpDir } from '../helpers';
 
 /** Permission bits of every entry under `dir` (and of `dir` itself as '.'), by relative path. */
