@@ -124,12 +124,12 @@ export interface ModelFolder {
 }
 
 /**
- * Reads and checks a model folder's metadata.json. Format 1 (EdgeTune 0.1) is upgraded in memory.
- * @throws EdgeTuneError 'NOT_FOUND' when the folder or metadata.json is missing; 'BAD_MODEL' when
- *   it is not JSON, of an unknown format version (naming it and what to do), or misses model.tflite
- *   or labels.txt.
+ * Reads and checks a model folder's metadata.json only (its format version; files are not checked).
+ * Format 1 (EdgeTune 0.1) is upgraded in memory.
+ * @throws EdgeTuneError 'NOT_FOUND' when the folder is missing; 'BAD_MODEL' when metadata.json is
+ *   missing, not JSON, or of an unknown format version (naming it and what to do).
  */
-export function readModelFolder(dir: string): ModelFolder {
+export function readMetadata(dir: string): ModelMetadata {
   const metaPath = path.join(dir, 'metadata.json');
   if (!fs.existsSync(dir)) throw fail('NOT_FOUND', `model folder ${dir} does not exist: pass the --out folder of 'edgetune train'`);
   if (!fs.statSync(dir).isDirectory()) throw fail('BAD_MODEL', `${dir} is a file, not a model folder: pass the --out folder of 'edgetune train'`);
@@ -144,7 +144,17 @@ export function readModelFolder(dir: string): ModelFolder {
   if (!READABLE_FORMATS.includes(format as never)) {
     throw fail('BAD_MODEL', `${metaPath} has format '${String(format)}', which this EdgeTune cannot read (it reads ${READABLE_FORMATS.join(', ')}): ${typeof format === 'string' && format.startsWith('edgetune-model/') ? 'upgrade EdgeTune' : 'this is not an EdgeTune model folder'}`);
   }
-  const metadata = format === MODEL_FORMAT ? (raw as unknown as ModelMetadata) : upgradeV1(raw);
+  return format === MODEL_FORMAT ? (raw as unknown as ModelMetadata) : upgradeV1(raw);
+}
+
+/**
+ * Reads and checks a model folder: metadata.json (see `readMetadata`) and the files it names.
+ * @throws EdgeTuneError 'NOT_FOUND' when the folder or metadata.json is missing; 'BAD_MODEL' when
+ *   it is not JSON, of an unknown format version (naming it and what to do), or misses model.tflite
+ *   or labels.txt.
+ */
+export function readModelFolder(dir: string): ModelFolder {
+  const metadata = readMetadata(dir);
   const file = (name: string | undefined, what: string): string => {
     const p = path.join(dir, name ?? '');
     if (!name || !fs.existsSync(p)) throw fail('BAD_MODEL', `model folder ${dir} has no ${name ?? what}: retrain into it with 'edgetune train' or re-export with 'edgetune export'`);

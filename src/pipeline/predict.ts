@@ -5,6 +5,7 @@ import { labelsOf } from '../tflite';
 import { openModel, readLabels, topK, probeEdgeTpu, type Device, type DeviceChoice } from '../runtime';
 import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
 import { fail, ioError } from '../errors';
+import { readMetadata, type ModelMetadata } from '../artifact';
 import { silentReporter, type Reporter } from './report';
 
 /** Where a classifier's labels came from (one label per output index). */
@@ -47,6 +48,14 @@ function embeddedLabels(modelPath: string): string[] | null {
     return labelsOf(fs.readFileSync(modelPath));
   } catch {
     return null; // unreadable metadata: fall through to the other sources
+  }
+}
+
+function tryMetadata(folder: string): ModelMetadata | null {
+  try {
+    return readMetadata(folder);
+  } catch {
+    return null;
   }
 }
 
@@ -124,9 +133,11 @@ function locateModel(model: string | undefined, modelsDir: string, device: Devic
     if (!fs.existsSync(modelPath)) throw fail('BAD_MODEL', `model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
   }
   const metaPath = path.join(folder, 'metadata.json');
-  const meta = fs.existsSync(metaPath) ? readJson(metaPath) : null;
-  const options = meta?.options as { fit?: Fit } | undefined;
-  return { model, modelPath, fit: options?.fit ?? 'crop', folder, isFolder, metadataPath: meta ? metaPath : undefined, meta };
+  // A model folder is read through the model-folder contract (format checked); beside a bare
+  // .tflite, a metadata.json is used when it is one of ours.
+  const meta = !fs.existsSync(metaPath) ? null : isFolder ? readMetadata(folder) : tryMetadata(folder);
+  const fit: Fit = meta?.fit ?? meta?.options?.fit ?? 'crop';
+  return { model, modelPath, fit, folder, isFolder, metadataPath: meta ? metaPath : undefined, meta: meta as unknown as Record<string, unknown> | null };
 }
 
 type FoundLabels = Pick<ModelFiles, 'labels' | 'labelsFile' | 'labelsSource' | 'warnings'>;

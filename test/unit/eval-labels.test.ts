@@ -39,7 +39,7 @@ function modelFolder(files: { labels?: string[]; metadata?: Record<string, unkno
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'model.tflite'), tinyRgbModel());
   if (files.labels) fs.writeFileSync(path.join(dir, 'labels.txt'), files.labels.join('\n') + '\n');
-  if (files.metadata) fs.writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify(files.metadata));
+  if (files.metadata) fs.writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ format: 'edgetune-model/2', ...files.metadata }));
   return dir;
 }
 

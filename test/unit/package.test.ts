@@ -49,8 +49,8 @@ describe('package surface', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const root = require('../../src');
     assert.deepEqual(Object.keys(root).sort(), [
-      'EdgeTuneError', 'HTTP_STATUS', 'defaultModelsDir', 'errorCode', 'evaluate', 'fetchBases', 'importImages',
-      'listBases', 'openPredictor', 'predict', 'reexport', 'sweep', 'train',
+      'DEFAULTS', 'EdgeTuneError', 'HTTP_STATUS', 'OPTION_SPECS', 'defaultModelsDir', 'errorCode', 'evaluate', 'fetchBases',
+      'importImages', 'listBases', 'openPredictor', 'predict', 'readModelFolder', 'reexport', 'resolveTrainOptions', 'sweep', 'train',
     ]);
   });
 
