@@ -96,6 +96,8 @@ export interface ModelMetadata {
     stoppedEarly: boolean;
     /** The class weights used ('balanced' chosen by 'auto' is recorded as 'balanced'). */
     classWeights: 'none' | 'balanced';
+    /** Each head of the ensemble (one entry for a single head): epochs run, epoch kept, its validation. */
+    heads: { epochs: number; bestEpoch: number; stoppedEarly: boolean; val_loss: number; val_accuracy: number }[];
     /** Wall time per phase, s. */
     seconds: { embed: number; train: number; export: number };
     /** Embeddings reused from the cache / computed. */
@@ -188,12 +190,15 @@ function upgradeV1(raw: Record<string, unknown>): ModelMetadata {
     labels: m.labels,
     quantized: m.quantized,
     files: m.files,
-    options: { ...m.options, testSplit: (m.options as Partial<TrainOptions>).testSplit ?? 0, folds: (m.options as Partial<TrainOptions>).folds ?? 5, fit },
+    options: { ...m.options, heads: 1, testSplit: (m.options as Partial<TrainOptions>).testSplit ?? 0, folds: (m.options as Partial<TrainOptions>).folds ?? 5, fit },
     dataset: {
       root: m.dataset.root, counts: { train: m.dataset.train, val: m.dataset.val, test: 0 },
       split: { train: [], val: [], test: [] }, classCounts: {}, skipped: m.dataset.skipped ?? [], duplicates: [], conflicts: [],
     },
-    training: { ...m.training, classWeights: m.options?.head?.classWeights === 'balanced' ? 'balanced' : 'none', cache: { hits: 0, misses: 0 } },
+    training: {
+      ...m.training, classWeights: m.options?.head?.classWeights === 'balanced' ? 'balanced' : 'none', cache: { hits: 0, misses: 0 },
+      heads: [{ epochs: m.training.epochs, bestEpoch: m.training.bestEpoch, stoppedEarly: m.training.stoppedEarly, val_loss: m.metrics.val_loss, val_accuracy: m.metrics.val_accuracy }],
+    },
     metrics: { val_accuracy: m.metrics.val_accuracy, val_loss: m.metrics.val_loss, export: m.metrics.export },
   };
 }

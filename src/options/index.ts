@@ -46,7 +46,13 @@ export interface TrainOptions {
   pooling: Pooling;
   /** Augmented views embedded per training photo (0 = no augmentation). */
   augViews: number;
-  /** Fraction of each class for validation (early stopping), 0 < f < 1. */
+  /**
+   * Heads in the ensemble: K heads, each trained on K−1 folds of the training photos and stopped
+   * early on the last, merged into one Dense head whose logits are their mean (same cost at
+   * prediction time as one head). 1 = a single head stopped early on `valSplit`.
+   */
+  heads: number;
+  /** Fraction of each class for validation (early stopping) when `heads` is 1, 0 < f < 1. */
   valSplit: number;
   /** Fraction of each class held out from training AND early stopping, for the accuracy estimate; 0 = none. */
   testSplit: number;
@@ -75,6 +81,7 @@ export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.
   base: 'mobilenet_v1_1.0_224',
   preset: 'objects',
   augViews: 2,
+  heads: 5,
   valSplit: 0.2,
   testSplit: 0.15,
   folds: 5,
@@ -171,7 +178,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { path: ['head', 'patience'], flag: 'patience', value: 'n', help: 'early stopping patience (epochs without val_loss improvement)', kind: { type: 'int', min: 1, max: 10000 }, sweepable: true },
   { path: ['head', 'l2'], flag: 'l2', value: 'lambda', help: 'L2 weight decay on the Dense kernels', kind: { type: 'number', min: 0, max: 1 }, sweepable: true },
   { path: ['head', 'classWeights'], flag: 'class-weights', value: 'mode', help: `auto (balanced when the largest class has over ${IMBALANCE_RATIO}× the photos of the smallest), balanced, none`, kind: { type: 'choice', choices: ['auto', 'balanced', 'none'] }, sweepable: true },
-  { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping)', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },
+  { path: ['heads'], flag: 'heads', value: 'k', help: 'heads in the ensemble (each stopped early on its own fold, merged into one Dense head); 1 = one head with --val-split', kind: { type: 'int', min: 1, max: 20 }, sweepable: true },
+  { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping) with --heads 1', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },
   { path: ['testSplit'], flag: 'test-split', value: 'fraction', help: 'test fraction per class, held out from training and early stopping for the accuracy estimate (0 = none)', kind: { type: 'number', min: 0, max: 0.8 }, sweepable: false },
   { path: ['folds'], flag: 'folds', value: 'k', help: 'cross-validation folds, used for the estimate when a class is too small for a test split', kind: { type: 'int', min: 2, max: 20 }, sweepable: false },
   { path: ['seed'], flag: 'seed', value: 'n', help: 'seed of the split, augmentation, initialisation, shuffles and dropout', kind: { type: 'int', min: 0, max: 2 ** 32 - 1 }, sweepable: true },

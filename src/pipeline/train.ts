@@ -7,8 +7,9 @@ import { presetParams } from '../augment';
 import { openBase, embedSamples, type Base, type EmbeddedSamples } from '../base';
 import { diskCache, noCache, defaultCacheDir, type EmbeddingCache } from '../base/cache';
 import { defaultModelsDir, resolveBase } from '../models';
+import * as tf from '@tensorflow/tfjs';
 import {
-  initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead,
+  initBackend, trainHead, predictHead, argmaxRows, headWeights, serializeHead, mergeHeads, headModel,
   type HeadSpec, type EmbeddingSet, type EpochRecord, type BackendChoice, type BackendName, type TrainedHead,
 } from '../head';
 import type { HeadWeights } from '../tflite';
@@ -127,15 +128,17 @@ async function trainPrepared(
   const { ds, base, all } = p;
   const labels = ds.labels;
   const spec = headSpec(o, p.classWeights);
-  const trainSet = trainingSet(p, p.split.train, o.augViews);
-  const valSet = rowsOf(all, p.split.val);
 
-  r.info(`head: Dense ${[...spec.hidden, labels.length].join(' → ')} (dropout ${spec.dropout}${spec.classWeights === 'balanced' ? ', balanced class weights' : ''}) on TensorFlow.js backend '${backend}'`);
+  r.info(`head: Dense ${[...spec.hidden, labels.length].join(' → ')} (dropout ${spec.dropout}${spec.classWeights === 'balanced' ? ', balanced class weights' : ''})${o.heads > 1 ? ` × ${o.heads} heads, one per fold, merged into one` : ''} on TensorFlow.js backend '${backend}'`);
   const t1 = performance.now();
-  const trained = await fitHead(trainSet, valSet, labels.length, spec, r, run.signal);
+  const fitted = o.heads > 1 ? await fitEnsemble(p, o, spec, r, run.signal) : await fitSingle(p, o, spec, r, run.signal);
+  const { model: headTf, weights, heads } = fitted;
+  const trained = heads[0];
   const tTrain = (performance.now() - t1) / 1000;
-  const best = trained.history[trained.bestEpoch - 1];
-  r.info(`best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${pct(best.val_accuracy)} (chosen on these photos: optimistic)`);
+  const val = fitted.val;
+  r.info(o.heads > 1
+    ? `heads stopped at epochs ${heads.map((h) => h.bestEpoch).join(', ')}: out-of-fold val_accuracy ${pct(val.accuracy)} (each fold chose its head's epoch: optimistic)`
+    : `best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${val.loss.toFixed(4)}, val_accuracy ${pct(val.accuracy)} (chosen on these photos: optimistic)`);
 
   let estimate: ModelMetadata['metrics']['estimate'];
   if (p.estimate === 'k-fold') estimate = await kFoldEstimate(p, o, spec, r, run.signal);
@@ -143,9 +146,8 @@ async function trainPrepared(
   // Export, then check it on validation + test photos: agreement with the head (the gate) and, on
   // the test photos, the estimate of what the shipped file does on photos it never saw.
   const t2 = performance.now();
-  const weights = headWeights(trained.model, trainSet);
-  const checkIdx = [...p.split.val, ...p.split.test];
-  const headProbs = predictHead(trained.model, rowsOf(all, checkIdx).x, checkIdx.length, all.dim);
+  const checkIdx = [...fitted.checkIdx, ...p.split.test];
+  const headProbs = predictHead(headTf, rowsOf(all, checkIdx).x, checkIdx.length, all.dim);
   const model = exportTflite(base.model, weights, { float: o.float, labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
   const bar = phaseProgress(r, 'export', 'checking the exported model', checkIdx.length);
   const v = await verifyExport(model, checkIdx.map((i) => all.kept[i].path), headProbs, checkIdx.map((i) => all.kept[i].labelIndex), {
@@ -155,7 +157,7 @@ async function trainPrepared(
   r.info(`export check on ${v.n} photos: top-1 agreement with the head ${pct(v.agreement)}, ${v.msPerImage.toFixed(1)} ms/photo`);
   checkVerification(v, o.float ? 'report this as a bug' : 'try --float');
   if (p.estimate === 'test-split') {
-    const nVal = p.split.val.length;
+    const nVal = fitted.checkIdx.length;
     const truth = p.split.test.map((i) => all.kept[i].labelIndex);
     estimate = { method: 'test-split', ...setMetrics(truth, v.predictions.slice(nVal), labels) };
   }
@@ -170,10 +172,11 @@ async function trainPrepared(
     r.warn('no accuracy estimate: --test-split 0 leaves no photos that training did not see; the validation accuracy above is optimistic');
   }
 
+  // history.json and the curves show the first head (an ensemble's heads look alike).
   const history = trained.history;
   const title = `${path.basename(path.resolve(datasetDir))} on ${o.base}`;
   const curvesSvg = await historyCurvesSvg(history, { title, bestEpoch: trained.bestEpoch });
-  const head = await serializeHead(trained.model, { labels, outputRanges: weights.layers.map((l) => l.outputRange) });
+  const head = await serializeHead(headTf, { labels, outputRanges: weights.layers.map((l) => l.outputRange) });
   const rel = (i: number) => path.relative(ds.root, all.kept[i].path);
   const metadata: ModelMetadata = {
     format: MODEL_FORMAT,
@@ -201,10 +204,11 @@ async function trainPrepared(
     training: {
       backend, epochs: history.length, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly,
       classWeights: p.classWeights,
+      heads: heads.map((h) => ({ epochs: h.history.length, bestEpoch: h.bestEpoch, stoppedEarly: h.stoppedEarly, val_loss: h.history[h.bestEpoch - 1].val_loss, val_accuracy: h.history[h.bestEpoch - 1].val_accuracy })),
       seconds: { embed: round(p.seconds), train: round(tTrain), export: round(tExport) },
       cache: { ...p.cache.stats },
     },
-    metrics: { val_accuracy: best.val_accuracy, val_loss: best.val_loss, ...(estimate ? { estimate } : {}), export: stripPredictions(v) },
+    metrics: { val_accuracy: val.accuracy, val_loss: val.loss, ...(estimate ? { estimate } : {}), export: stripPredictions(v) },
   };
   const folder: Record<string, FileContents> = {
     'model.tflite': model,
@@ -224,7 +228,8 @@ async function trainPrepared(
   if (edgetpu) folder['model_edgetpu.tflite'] = edgetpu;
   if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
   writeModelFolder(out, folder);
-  trained.model.dispose();
+  headTf.dispose();
+  heads.forEach((h) => h.model.dispose());
   r.info(`wrote ${out}/model.tflite${edgetpu ? ' and model_edgetpu.tflite' : ''}`);
   return { dir: out, metadata, history };
 }
@@ -253,6 +258,69 @@ async function fitHead(train: EmbeddingSet, val: EmbeddingSet, classes: number, 
     });
   } finally {
     bar.stop();
+  }
+}
+
+/** A trained head (or merged ensemble) ready to export. */
+interface Fitted {
+  /** The head as a tfjs model (softmax outputs), for predictions and saving. */
+  model: tf.LayersModel;
+  /** Its Dense layers in TFLite layout, calibrated on the training embeddings. */
+  weights: HeadWeights;
+  /** The trained head(s), one per fold for an ensemble. */
+  heads: TrainedHead[];
+  /** Validation: accuracy and loss at the chosen epoch(s) (out of fold for an ensemble). */
+  val: { accuracy: number; loss: number };
+  /** Photos (indices into all.kept) to check the export on besides the test photos. */
+  checkIdx: number[];
+}
+
+async function fitSingle(p: Prepared, o: TrainOptions, spec: HeadSpec, r: Reporter, signal?: AbortSignal): Promise<Fitted> {
+  const trainSet = trainingSet(p, p.split.train, o.augViews);
+  const head = await fitHead(trainSet, rowsOf(p.all, p.split.val), p.ds.labels.length, spec, r, signal);
+  const best = head.history[head.bestEpoch - 1];
+  return {
+    model: head.model, weights: headWeights(head.model, trainSet), heads: [head],
+    val: { accuracy: best.val_accuracy, loss: best.val_loss }, checkIdx: p.split.val,
+  };
+}
+
+/**
+ * K heads, head k trained on the other folds' photos (with their augmented views) and stopped early
+ * on fold k, merged into one Dense head whose logits are the mean of theirs: every photo trains the
+ * model, and averaging cancels much of what early stopping on a small fold gets wrong.
+ */
+async function fitEnsemble(p: Prepared, o: TrainOptions, spec: HeadSpec, r: Reporter, signal?: AbortSignal): Promise<Fitted> {
+  const pool = p.split.train;
+  const samples = pool.map((i) => p.all.kept[i]);
+  const fold = kFolds(samples, o.heads, o.seed, Int32Array.from(pool.map((i) => p.groupOf[i])));
+  const heads: TrainedHead[] = [];
+  const parts: HeadWeights[] = [];
+  let correct = 0, loss = 0, n = 0;
+  try {
+    for (let k = 0; k < o.heads; k++) {
+      const tr = pool.filter((_, j) => fold[j] !== k);
+      const va = pool.filter((_, j) => fold[j] === k);
+      if (va.length === 0) continue; // fewer photos than folds: nothing to stop this head on
+      const trainSet = trainingSet(p, tr, o.augViews);
+      const valSet = rowsOf(p.all, va);
+      // Each head its own seed, derived from the run's (reproducible, distinct dropout and shuffles).
+      const h = await fitHead(trainSet, valSet, p.ds.labels.length, { ...spec, seed: (Math.imul(spec.seed ^ 0x5bd1e995, k + 1) ^ k) >>> 0 }, r, signal, `training head ${k + 1}/${o.heads}`);
+      heads.push(h);
+      parts.push(headWeights(h.model, trainSet));
+      const best = h.history[h.bestEpoch - 1];
+      correct += best.val_accuracy * va.length;
+      loss += best.val_loss * va.length;
+      n += va.length;
+    }
+    const weights = mergeHeads(parts, trainingSet(p, pool, o.augViews));
+    return {
+      model: headModel(weights), weights, heads, val: { accuracy: correct / n, loss: loss / n },
+      checkIdx: pool.filter((_, j) => fold[j] === 0),
+    };
+  } catch (e) {
+    heads.forEach((h) => h.model.dispose());
+    throw e;
   }
 }
 
@@ -301,18 +369,28 @@ export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnTy
     }
 
     // Split: test (held out from everything), validation (early stopping), training.
+    // A class must be big enough for MIN_PER_CLASS validation and test photos and some training
+    // ones; else the estimate comes from k-fold cross-validation and every photo trains the model.
+    // An ensemble (heads > 1) needs no validation split: each head stops early on its own fold.
     let estimate: Prepared['estimate'] = o.testSplit > 0 ? 'test-split' : 'none';
-    let sp = splitDataset(all.kept, { valFraction: o.valSplit, testFraction: o.testSplit, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
-    if (o.testSplit > 0 && sp.infeasible.length) {
-      r.warn(`class ${sp.infeasible.join(', ')} is too small for ${MIN_PER_CLASS} validation and ${MIN_PER_CLASS} test photos: the accuracy estimate comes from ${o.folds}-fold cross-validation instead, and every photo is used for the model`);
+    const valFraction = o.heads > 1 ? 0 : o.valSplit;
+    const feasible = splitDataset(all.kept, { valFraction: o.valSplit, testFraction: o.testSplit, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
+    let testFraction = o.testSplit;
+    if (o.testSplit > 0 && feasible.infeasible.length) {
+      r.warn(`class ${feasible.infeasible.join(', ')} is too small for ${MIN_PER_CLASS} validation and ${MIN_PER_CLASS} test photos: the accuracy estimate comes from ${o.folds}-fold cross-validation instead, and every photo is used for the model`);
       estimate = 'k-fold';
-      sp = splitDataset(all.kept, { valFraction: o.valSplit, testFraction: 0, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
+      testFraction = 0;
     }
+    const sp = valFraction === o.valSplit && testFraction === o.testSplit
+      ? feasible
+      : splitDataset(all.kept, { valFraction, testFraction, seed: o.seed, groupOf: dups.groupOf, minPerClass: MIN_PER_CLASS });
     const index = new Map(all.kept.map((s, i) => [s, i]));
     const split = { train: sp.train.map((s) => index.get(s)!), val: sp.val.map((s) => index.get(s)!), test: sp.test.map((s) => index.get(s)!) };
     checkClassesPresent(ds.labels, sp.train, 'training');
-    checkClassesPresent(ds.labels, sp.val, 'validation');
-    r.info(`split: ${split.train.length} training / ${split.val.length} validation / ${split.test.length} test photos`);
+    if (o.heads === 1) checkClassesPresent(ds.labels, sp.val, 'validation');
+    r.info(o.heads > 1
+      ? `split: ${split.train.length} training photos in ${o.heads} folds (one head per fold) / ${split.test.length} test photos`
+      : `split: ${split.train.length} training / ${split.val.length} validation / ${split.test.length} test photos`);
 
     // Augmented views of the training photos (their clean embeddings are cached: no re-embedding).
     const vbar = phaseProgress(r, 'augment', `embedding ${o.augViews} augmented view${o.augViews === 1 ? '' : 's'} per training photo`, split.train.length);
