@@ -27,6 +27,8 @@ export interface HeadOptions {
   patience: number;
   /** L2 weight decay on the Dense kernels (Keras kernel_regularizer=l2(λ)); 0 = none. */
   l2: number;
+  /** Label smoothing ε of the training targets (Keras label_smoothing); 0 = none. */
+  labelSmoothing: number;
   /**
    * 'balanced' weights each class by n / (classes · n_class) in the loss; 'auto' does so when the
    * largest class has more than `IMBALANCE_RATIO` times the photos of the smallest (and says so).
@@ -89,11 +91,12 @@ export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.
   head: Object.freeze({
     hidden: [256],
     dropout: 0.5,
-    lr: 3e-4,
+    lr: 1e-3,
     batch: 32,
-    epochs: 60,
-    patience: 10,
+    epochs: 150,
+    patience: 20,
     l2: 1e-4,
+    labelSmoothing: 0.1,
     classWeights: 'auto',
   }) as HeadOptions,
   float: false,
@@ -177,6 +180,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { path: ['head', 'epochs'], flag: 'epochs', value: 'n', help: 'maximum epochs', kind: { type: 'int', min: 1, max: 10000 }, sweepable: true },
   { path: ['head', 'patience'], flag: 'patience', value: 'n', help: 'early stopping patience (epochs without val_loss improvement)', kind: { type: 'int', min: 1, max: 10000 }, sweepable: true },
   { path: ['head', 'l2'], flag: 'l2', value: 'lambda', help: 'L2 weight decay on the Dense kernels', kind: { type: 'number', min: 0, max: 1 }, sweepable: true },
+  { path: ['head', 'labelSmoothing'], flag: 'label-smoothing', value: 'epsilon', help: 'label smoothing of the training targets', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, sweepable: true },
   { path: ['head', 'classWeights'], flag: 'class-weights', value: 'mode', help: `auto (balanced when the largest class has over ${IMBALANCE_RATIO}× the photos of the smallest), balanced, none`, kind: { type: 'choice', choices: ['auto', 'balanced', 'none'] }, sweepable: true },
   { path: ['heads'], flag: 'heads', value: 'k', help: 'heads in the ensemble (each stopped early on its own fold, merged into one Dense head); 1 = one head with --val-split', kind: { type: 'int', min: 1, max: 20 }, sweepable: true },
   { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping) with --heads 1', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },

@@ -9,7 +9,7 @@ import { EdgeTuneError } from '../../src/errors';
 import { blobs } from '../synthetic';
 
 const spec = (over: Partial<HeadSpec> = {}): HeadSpec => ({
-  ...DEFAULT_HEAD, hidden: [16], dropout: 0.5, lr: 0.01, batch: 16, epochs: 8, patience: 8,
+  ...DEFAULT_HEAD, labelSmoothing: 0, hidden: [16], dropout: 0.5, lr: 0.01, batch: 16, epochs: 8, patience: 8,
   classWeights: 'balanced', l2: 1e-3, seed: 7, ...over,
 });
 

@@ -43,7 +43,7 @@ describe('options: one definition of every training option', () => {
     assert.throws(() => parseValue(spec('batch'), '3.5'), /--batch must be an integer/);
     assert.throws(() => parseValue(spec('dropout'), 'half'), /--dropout must be a number in \[0, 1\)/);
     assert.equal(formatDefault(spec('hidden')), '256');
-    assert.equal(formatDefault(spec('lr')), '0.0003');
+    assert.equal(formatDefault(spec('lr')), '0.001');
     assert.match(formatDefault(spec('pooling')), /grid for --preset digits/);
   });
 
