@@ -353,7 +353,7 @@ export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnTy
     const dups = groupDuplicates(all.kept.map((s, i) => ({ key: all.sha[i], hash: BigInt(`0x${all.info[i].phash || '0'}`), labelIndex: s.labelIndex })));
     if (dups.groups.length) {
       const n = dups.groups.reduce((a, g) => a + g.length, 0);
-      r.info(`${n} photos form ${dups.groups.length} groups of identical or near-identical photos: each group stays on one side of the split`);
+      r.info(`${n} photos form ${dups.groups.length} group${dups.groups.length === 1 ? '' : 's'} of identical or near-identical photos: each group stays on one side of the split`);
     }
     for (const g of dups.conflicts) {
       r.warn(`conflict: ${g.map((i) => path.relative(ds.root, all.kept[i].path)).join(', ')} are the same photo in different classes (${[...new Set(g.map((i) => all.kept[i].label))].join(', ')}): keep it in one class`);
