@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ROOT, MODELS_DIR, shared, tmpDir } from './helpers';
+import { ROOT, MODELS_DIR, shared, tmpDir } from '../helpers';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
 

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { importImages, scanDataset, stratifiedSplit, validateLabel, valCount, type Sample } from '../src/dataset';
-import { shared, tmpDir } from './helpers';
+import { importImages, scanDataset, stratifiedSplit, validateLabel, valCount, type Sample } from '../../src/dataset';
+import { shared, tmpDir } from '../helpers';
 
 /** Label → number of rows in ../shared/datasets/<name>.manifest.tsv. */
 function manifestCounts(name: string): Map<string, number> {

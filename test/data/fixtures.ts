@@ -1,20 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fetchBases } from '../src/models';
-import { MODELS_DIR, SHARED, TMP_DIRS } from './helpers';
+import { fetchBases } from '../../src/models';
+import { MODELS_DIR, SHARED } from '../helpers';
+
+/** What the real-data tests read from the shared folder (see its datasets/PROVENANCE.md). */
+const NEEDED = ['models', 'images', 'datasets'];
 
 /**
- * Mocha global setup: installs the pinned bases into models/ from ../shared/models (the offline
- * copy CI and developers have), checked against the pinned SHA-256s; already verified files are
- * skipped. Without ../shared/models the suite fails here, loudly, rather than skipping tests.
+ * Mocha global setup of the real-data tier (`npm run test:data`): installs the pinned bases into
+ * models/ from ../shared/models (the offline copy CI and developers have), checked against the
+ * pinned SHA-256s; already verified files are skipped. Without ../shared (or EDGETUNE_SHARED) the
+ * tier fails here, loudly and before any test, rather than skipping tests or passing on no data.
  */
 export async function mochaGlobalSetup(): Promise<void> {
-  const from = path.join(SHARED, 'models');
-  if (!fs.existsSync(from)) throw new Error(`test setup: ${from} is missing; the tests read the pinned bases and real images from ../shared`);
-  await fetchBases({ modelsDir: MODELS_DIR, from });
-}
-
-/** Mocha global teardown: removes the tests' temporary folders (an SD card fills up fast). */
-export function mochaGlobalTeardown(): void {
-  for (const d of TMP_DIRS.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  const missing = NEEDED.map((d) => path.join(SHARED, d)).filter((d) => !fs.existsSync(d));
+  if (missing.length > 0) {
+    throw new Error(`real-data tests need ${missing.join(', ')}: put the shared folder beside this checkout ` +
+      `(../shared) or set EDGETUNE_SHARED to it; \`npm run test:unit\` needs neither`);
+  }
+  await fetchBases({ modelsDir: MODELS_DIR, from: path.join(SHARED, 'models') });
 }

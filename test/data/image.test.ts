@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { centreCropBox, detectFormat, loadImage, preprocess, toInput, type RgbImage } from '../src/image';
-import { shared, tmpDir } from './helpers';
+import { centreCropBox, detectFormat, loadImage, preprocess, toInput, type RgbImage } from '../../src/image';
+import { shared, tmpDir } from '../helpers';
 
 /** Rows of a dataset manifest (../shared/datasets/<name>.manifest.tsv) as records. */
 function manifest(name: string): Record<string, string>[] {

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import {
   BASES, CORAL_TEST_DATA_URL, DEFAULT_BASE, FetchImpl, FetchProgress, LABELS_FILE, PINNED_SHA256,
   fetchBases, filesFor, listBases, resolveBase, stockClassifier,
-} from '../src/models';
-import { shared, tmpDir } from './helpers';
+} from '../../src/models';
+import { shared, tmpDir } from '../helpers';
 
 const ALL_FILES = [
   'imagenet_labels.txt',

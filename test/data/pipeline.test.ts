@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   train, predict, evaluate, reexport, sweep, readModel, openModel, type TrainResult,
-} from '../src';
-import { MODELS_DIR, shared, tmpDir } from './helpers';
+} from '../../src';
+import { MODELS_DIR, shared, tmpDir } from '../helpers';
 
 /**
  * The main job end to end on real photos (../shared/datasets), with the defaults. These are the

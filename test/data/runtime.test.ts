@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { preprocess } from '../src/image';
-import { defaultThreads, openModel, probeEdgeTpu, readLabels, topK } from '../src/runtime';
-import { MODELS_DIR, shared, tmpDir } from './helpers';
+import { preprocess } from '../../src/image';
+import { defaultThreads, openModel, probeEdgeTpu, readLabels, topK } from '../../src/runtime';
+import { MODELS_DIR, shared, tmpDir } from '../helpers';
 
 const V2 = path.join(MODELS_DIR, 'mobilenet_v2_1.0_224_quant.tflite');
 const V1_SMALL = path.join(MODELS_DIR, 'mobilenet_v1_0.25_128_quant.tflite');
@@ -98,7 +98,7 @@ describe('runtime', () => {
   });
 
   it('an _edgetpu model in a child process: no crash, nothing on stderr, only our error', () => {
-    const runtime = path.resolve(__dirname, '..', 'src', 'runtime');
+    const runtime = path.resolve(__dirname, '..', '..', 'src', 'runtime');
     const model = path.join(MODELS_DIR, EDGETPU_FILES[0]);
     // Many failed opens and forced GCs: the binding's failed-constructor path used to segfault here.
     const code = `const rt = require(${JSON.stringify(runtime)});

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import {
   ActivationFunctionType, biasScale, cutAtEmbedding, DenseLayer, embeddingInfo, EDGETPU_CUSTOM_OP, findTensor,
   graftHead, HeadWeights, Model, opName, PROBABILITIES_TENSOR, readModel, Tensor, TensorType, writeModel,
-} from '../src/tflite';
+} from '../../src/tflite';
 import {
   loadModel, modelBytes, openRunner, referenceFcUint8, rng, runAll, sameBytes, testInputs,
-} from './tflite-util';
+} from '../tflite-util';
 
 const EXTRACTOR = 'mobilenet_v1_1.0_224_quant_embedding_extractor';
 const EXTRACTOR_TPU = 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu';

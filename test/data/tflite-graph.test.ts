@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import {
   appendOps, cutAtEmbedding, embeddingInfo, findTensor, isEdgeTpuCompiled, Model, opName, readModel,
   reachableOps, TensorType, writeModel,
-} from '../src/tflite';
-import { loadModel, modelBytes, runAll, sameValues, testInputs } from './tflite-util';
+} from '../../src/tflite';
+import { loadModel, modelBytes, runAll, sameValues, testInputs } from '../tflite-util';
 
 /** Every index in the model points at something that exists, and nothing is left unreferenced. */
 function assertConsistent(m: Model): void {

@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ByteBuffer } from 'flatbuffers';
-import { MODELS_DIR } from './helpers';
+import { MODELS_DIR } from '../helpers';
 import {
   BuiltinOperator, flatbufferEnd, isEdgeTpuCompiled, makeOptions, Model, opName, readModel, writeModel,
   OPTIONS_TABLES, EDGETPU_CUSTOM_OP,
-} from '../src/tflite';
-import { modelBytes, runAll, sameBytes, sameValues, testInputs } from './tflite-util';
+} from '../../src/tflite';
+import { modelBytes, runAll, sameBytes, sameValues, testInputs } from '../tflite-util';
 
 const ALL = fs.readdirSync(MODELS_DIR).filter((f) => f.endsWith('.tflite')).map((f) => f.replace(/\.tflite$/, '')).sort();
 /** Input side in pixels, from the file name (e.g. mobilenet_v1_0.25_128_quant → 128). */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { cutAtEmbedding, gridPool, graftHead, writeModel, mainGraph, embeddingInfo } from '../src/tflite';
-import { openModel } from '../src/runtime';
-import { loadModel, imageInput } from './tflite-util';
+import { cutAtEmbedding, gridPool, graftHead, writeModel, mainGraph, embeddingInfo } from '../../src/tflite';
+import { openModel } from '../../src/runtime';
+import { loadModel, imageInput } from '../tflite-util';
 
 const EXTRACTOR = 'mobilenet_v1_1.0_224_quant_embedding_extractor';
 

@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import {
   applyTransform, augment, IDENTITY, makeRng, parsePreset, presetParams, PRESETS, sampleTransform,
   shuffled, type AugmentParams,
-} from '../src/augment';
-import { preprocess } from '../src/image';
-import { shared } from './helpers';
+} from '../../src/augment';
+import { preprocess } from '../../src/image';
+import { shared } from '../helpers';
 
 /** A size×size image whose pixel (x, y) is (x*k, y*k, 7): every position is distinguishable. */
 function gradient(size: number, k = 10): Uint8Array {

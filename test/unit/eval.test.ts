@@ -13,8 +13,8 @@ import {
   svgToPng,
   writePlot,
   type HistoryEntry,
-} from '../src/eval';
-import { tmpDir } from './helpers';
+} from '../../src/eval';
+import { tmpDir } from '../helpers';
 
 // 4 classes: 'c' has support but is never predicted, 'd' has no support but is predicted once.
 const LABELS = ['a', 'b', 'c', 'd'];

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkModelFolder, writeModelFolder, isInside, edgeTpuBlocker } from '../src/export';
-import { scanDataset } from '../src/dataset';
-import { importImages } from '../src/dataset';
-import { shared, tmpDir } from './helpers';
+import { checkModelFolder, writeModelFolder, isInside, edgeTpuBlocker } from '../../src/export';
+import { scanDataset } from '../../src/dataset';
+import { importImages } from '../../src/dataset';
+import { shared, tmpDir } from '../helpers';
 
 describe('export: model folders', () => {
   it('refuses an empty --out, the working directory and its parents, and non-model folders', () => {

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import {
   initBackend, trainHead, buildHead, predictHead, headWeights, headWeightsWithRanges, headForward,
   serializeHead, loadHead, balancedWeights, argmaxRows, DEFAULT_HEAD, type EmbeddingSet, type HeadSpec,
-} from '../src/head';
-import { makeRng } from '../src/augment';
-import { tmpDir } from './helpers';
+} from '../../src/head';
+import { makeRng } from '../../src/augment';
+import { tmpDir } from '../helpers';
 
 /** Gaussian blobs: class c is centred at +3 on coordinate c, noise σ = 1. */
 function blobs(n: number, dim: number, classes: number, seed: number): EmbeddingSet {

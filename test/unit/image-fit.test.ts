@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import sharp from 'sharp';
-import { preprocess, toInput, loadImage, parseFit } from '../src/image';
-import { shared } from './helpers';
+import { preprocess, toInput, loadImage, parseFit } from '../../src/image';
+import { shared } from '../helpers';
 
 /** A 4×2 (W×H) image: left half red, right half blue. */
 async function redBlue(): Promise<Buffer> {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import {
   biasScale, chooseQuantParams, DEGENERATE_SCALE, dequantize, minMax, quantizeBias, quantizeUint8, roundHalfAway,
-} from '../src/tflite';
+} from '../../src/tflite';
 
 describe('tflite quantization arithmetic (Coral rules)', () => {
   it('chooses scale = (max-min)/255 and zero point -min/scale for exact ranges', () => {
