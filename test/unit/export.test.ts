@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { checkModelFolder, writeModelFolder, isInside, edgeTpuBlocker } from '../../src/export';
 import { scanDataset } from '../../src/dataset';
 import { importImages } from '../../src/dataset';
-import { shared, tmpDir } from '../helpers';
+import { sample, tmpDir } from '../helpers';
 
 describe('export: model folders', () => {
   it('refuses an empty --out, the working directory and its parents, and non-model folders', () => {
@@ -48,8 +48,8 @@ describe('dataset: files that look like photos but are not', () => {
     const root = tmpDir();
     for (const c of ['a', 'b']) {
       fs.mkdirSync(path.join(root, c));
-      for (const f of fs.readdirSync(shared('datasets', 'gestures', c === 'a' ? '0' : '1')).slice(0, 2)) {
-        fs.copyFileSync(shared('datasets', 'gestures', c === 'a' ? '0' : '1', f), path.join(root, c, f));
+      for (const f of fs.readdirSync(sample('gestures', c === 'a' ? '0' : '1')).slice(0, 2)) {
+        fs.copyFileSync(sample('gestures', c === 'a' ? '0' : '1', f), path.join(root, c, f));
       }
     }
     fs.writeFileSync(path.join(root, 'a', 'x.jpg'), 'not a photo');

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import sharp from 'sharp';
 import { preprocess, toInput, loadImage, parseFit } from '../../src/image';
-import { shared } from '../helpers';
+import { sample } from '../helpers';
 
 /** A 4×2 (W×H) image: left half red, right half blue. */
 async function redBlue(): Promise<Buffer> {
@@ -25,9 +25,14 @@ describe('image: fit modes', () => {
   });
 
   it('gives the same bytes through the one-pass and the two-step path for every fit', async () => {
-    const file = shared('datasets', 'objects-small', 'glass', 'glass1.jpg');
-    for (const fit of ['crop', 'squash', 'pad'] as const) {
-      assert.deepEqual(await preprocess(file, 224, fit), await toInput(await loadImage(file), 224, fit), fit);
+    // A real non-square photo (512×600) as the shipped BMP and as a JPEG made from it here.
+    const bmp = sample('images', 'grace_hopper.bmp');
+    const rgb = await loadImage(bmp);
+    const jpeg = new Uint8Array(await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg().toBuffer());
+    for (const file of [bmp, jpeg]) {
+      for (const fit of ['crop', 'squash', 'pad'] as const) {
+        assert.deepEqual(await preprocess(file, 224, fit), await toInput(await loadImage(file), 224, fit), fit);
+      }
     }
   });
 
