@@ -81,7 +81,9 @@ describe('runtime', () => {
     assert.deepEqual(a.runRaw(), b.runRaw());
   });
 
-  it('an _edgetpu model without a TPU fails with one clean line, whatever the device', () => {
+  it('an _edgetpu model without a TPU fails with one clean line, whatever the device', function () {
+    // These check the error path without Coral's runtime; where it is installed they cannot run.
+    if (probeEdgeTpu().library) this.skip();
     for (const f of EDGETPU_FILES) {
       const p = path.join(MODELS_DIR, f);
       const msg = edgeTpuMessage(p, f.replace('_edgetpu.tflite', '.tflite'));
@@ -97,7 +99,9 @@ describe('runtime', () => {
     assert.throws(() => openModel(bytes), { message: edgeTpuMessage(`<${bytes.length} bytes>`, 'model.tflite') });
   });
 
-  it('an _edgetpu model in a child process: no crash, nothing on stderr, only our error', () => {
+  it('an _edgetpu model in a child process: no crash, nothing on stderr, only our error', function () {
+    // These check the error path without Coral's runtime; where it is installed they cannot run.
+    if (probeEdgeTpu().library) this.skip();
     const runtime = path.resolve(__dirname, '..', '..', 'src', 'runtime');
     const model = path.join(MODELS_DIR, EDGETPU_FILES[0]);
     // Many failed opens and forced GCs: the binding's failed-constructor path used to segfault here.
@@ -113,14 +117,6 @@ describe('runtime', () => {
     assert.equal(r.signal, null);
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, `ERR ${edgeTpuMessage(model, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite')}\n`);
-  });
-
-  it('probeEdgeTpu reports this machine: no libedgetpu.so.1, no visible Coral device', () => {
-    const p = probeEdgeTpu();
-    assert.equal(p.library, false);
-    assert.match(p.libraryError ?? '', /^libedgetpu\.so\.1: cannot open shared object file/);
-    // This container has neither /dev/apex_N nor a readable /sys/bus/usb: 'unknown' (false on a host without a Coral).
-    assert.notEqual(p.device, true);
   });
 
   it("device 'edgetpu' on a CPU model is refused", () => {
@@ -180,16 +176,6 @@ describe('runtime', () => {
     const missing = path.join(tmpDir(), 'nope.tflite');
     assert.throws(() => openModel(missing), /^Error: cannot read model .*nope\.tflite: ENOENT/);
     assert.throws(() => openModel(fs.readFileSync(LABELS)), /not a TFLite file/);
-  });
-
-  it('topK: sorted by score, ties by index, k beyond length, labels checked', () => {
-    const p = Float32Array.from([0.1, 0.3, 0.3, 0.05, 0.25]);
-    assert.deepEqual(topK(p, 3), [
-      { index: 1, label: '', score: p[1] }, { index: 2, label: '', score: p[2] }, { index: 4, label: '', score: p[4] }]);
-    assert.deepEqual(topK(p, 10, ['a', 'b', 'c', 'd', 'e']).map((x) => x.label), ['b', 'c', 'e', 'a', 'd']);
-    assert.deepEqual(topK(p, 0), []);
-    assert.throws(() => topK(p, 2, ['a']), { message: 'labels file has 1 labels but the model outputs 5 scores' });
-    assert.throws(() => topK(p, -1), /integer k/);
   });
 
   it('readLabels: one per line, trimmed, CRLF, no trailing empties', () => {
