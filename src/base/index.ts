@@ -71,7 +71,12 @@ export interface EmbedOptions {
   fit?: Fit;
   /** Called after each image (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Images decoded ahead of the one being embedded (default EMBED_LOOKAHEAD). */
+  lookahead?: number;
 }
+
+/** Default decode lookahead of `embedSamples`. */
+export const EMBED_LOOKAHEAD = 4;
 
 /** Embeddings of a list of samples; unreadable images are reported, not fatal. */
 export interface EmbeddedSamples {
@@ -98,7 +103,7 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
   const views = new Float32Array(samples.length * K * dim);
   const kept: Sample[] = [];
   const skipped: { path: string; reason: string }[] = [];
-  const LOOKAHEAD = 4;
+  const LOOKAHEAD = Math.max(1, opts.lookahead ?? EMBED_LOOKAHEAD);
   const pending: Promise<Uint8Array | Error>[] = [];
   const start = (i: number) => {
     pending[i] = preprocess(samples[i].path, inputSize, opts.fit).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
