@@ -13,7 +13,7 @@ const NEEDED = ['models', 'images', 'datasets'];
  * tier fails here, loudly and before any test, rather than skipping tests or passing on no data.
  */
 export async function mochaGlobalSetup(): Promise<void> {
-  const missing = NEEDED.map((d) => path.join(SHARED, d)).filter((d) => !fs.existsSync(d));
+  const missing = fs.existsSync(SHARED) ? NEEDED.map((d) => path.join(SHARED, d)).filter((d) => !fs.existsSync(d)) : [SHARED];
   if (missing.length > 0) {
     throw new Error(`real-data tests need ${missing.join(', ')}: put the shared folder beside this checkout ` +
       `(../shared) or set EDGETUNE_SHARED to it; \`npm run test:unit\` needs neither`);

@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  train, predict, evaluate, reexport, sweep, readModel, openModel, type TrainResult,
+  train, predict, evaluate, reexport, sweep, readModel, openModel, silentReporter, type Reporter, type TrainResult,
 } from '../../src';
+import { scanDataset, stratifiedSplit } from '../../src/dataset';
 import { MODELS_DIR, shared, tmpDir } from '../helpers';
 
 /**
@@ -60,24 +61,47 @@ describe('pipeline on real data', function () {
     s.close();
   });
 
-  it('predicts its own validation photos through the library', async () => {
-    const img = shared('datasets', 'objects-small', 'glass', fs.readdirSync(shared('datasets', 'objects-small', 'glass'))[0]);
-    const [r] = await predict([img], { model: objectsDir, modelsDir: MODELS_DIR, top: 3 });
-    assert.equal(r.predictions.length, 3);
-    assert.ok(r.predictions[0].score >= r.predictions[1].score);
-    assert.ok(objects.metadata.labels.includes(r.predictions[0].label));
+  it('predicts the held-out photos through the library exactly as the export check scored them', async () => {
+    // The validation photos were never trained on; the split is a pure function of (valSplit, seed).
+    const m = objects.metadata;
+    const { val } = stratifiedSplit(scanDataset(shared('datasets', 'objects-small')).samples, m.options.valSplit, m.options.seed);
+    assert.equal(val.length, m.dataset.val);
+    const res = await predict(val.map((s) => s.path), { model: objectsDir, modelsDir: MODELS_DIR, top: 3, device: 'cpu' });
+    const right = res.filter((r, i) => {
+      assert.equal(r.error, undefined, r.file);
+      assert.equal(r.predictions.length, 3);
+      assert.ok(r.predictions[0].score >= r.predictions[1].score && r.predictions[1].score >= r.predictions[2].score);
+      return r.predictions[0].label === val[i].label;
+    }).length;
+    // Same model file, same preprocessing, same photos: the library agrees with the export check to the photo.
+    assert.equal(right / val.length, m.metrics.export.accuracy);
+    assert.ok(right / val.length >= 0.85, `held-out accuracy ${right}/${val.length}`);
   });
 
-  it('evaluates the exported model on the dataset with a consistent confusion matrix', async () => {
-    const res = await evaluate(objectsDir, shared('datasets', 'objects-small'), { modelsDir: MODELS_DIR });
-    assert.deepEqual(res.labels, objects.metadata.labels);
+  it('evaluates the exported model on held-out photos: consistent confusion matrix, the export check accuracy', async () => {
+    const m = objects.metadata;
+    const { val } = stratifiedSplit(scanDataset(shared('datasets', 'objects-small')).samples, m.options.valSplit, m.options.seed);
+    const held = path.join(tmpDir(), 'held-out');
+    for (const s of val) {
+      fs.mkdirSync(path.join(held, s.label), { recursive: true });
+      fs.copyFileSync(s.path, path.join(held, s.label, path.basename(s.path)));
+    }
+    const warnings: string[] = [];
+    const reporter: Reporter = { ...silentReporter, warn: (w) => { warnings.push(w); } };
+    const res = await evaluate(objectsDir, held, { modelsDir: MODELS_DIR, device: 'cpu', reporter });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(res.labels, m.labels);
     const total = res.confusion.flat().reduce((a, b) => a + b, 0);
-    assert.equal(total, 801);
+    assert.equal(total, m.dataset.val);
     const diag = res.confusion.reduce((a, row, i) => a + row[i], 0);
     assert.equal(res.accuracy, diag / total);
-    assert.equal(res.perClass.trash.support, res.confusion[5].reduce((a, b) => a + b, 0));
-    // Mostly seen images: the exported model must do at least as well as on held-out ones, give or take.
-    assert.ok(res.accuracy >= 0.85, `accuracy ${res.accuracy}`);
+    m.labels.forEach((label, i) => {
+      const support = val.filter((s) => s.label === label).length;
+      assert.equal(res.perClass[label].support, support, label);
+      assert.equal(res.confusion[i].reduce((a, b) => a + b, 0), support, label);
+    });
+    assert.equal(res.accuracy, m.metrics.export.accuracy);
+    assert.ok(res.accuracy >= 0.85, `held-out accuracy ${res.accuracy}`);
   });
 
   it('re-exports without retraining: float head, and the Edge TPU graft', async () => {
