@@ -70,6 +70,12 @@ function cpuName(): string {
   return parts.length > 0 ? parts.join(', ') : 'unknown CPU';
 }
 
+/**
+ * One turn of the event loop. The measurements are synchronous native calls; yielding between
+ * rounds lets Ctrl-C / SIGTERM reach the cleanup within a round instead of after a whole section.
+ */
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function ms(f: () => void, reps: number): number {
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) f();
@@ -85,7 +91,7 @@ function row(name: string, value: string, target: string, ok: boolean | undefine
  * Mean latency (ms) of two sessions on the same input, measured in alternating rounds so that
  * machine noise hits both alike. Both sessions must take a size×size×3 uint8 input.
  */
-function sideBySide(a: Session, b: Session, size: number, reps: number): [number, number] {
+async function sideBySide(a: Session, b: Session, size: number, reps: number): Promise<[number, number]> {
   const px = new Uint8Array(size * size * 3).map((_, i) => (i * 31) & 255);
   a.inputBuffer.set(px);
   b.inputBuffer.set(px);
@@ -94,17 +100,18 @@ function sideBySide(a: Session, b: Session, size: number, reps: number): [number
   for (let round = 0; round < 5; round++) {
     ta += ms(() => a.run(), reps);
     tb += ms(() => b.run(), reps);
+    await tick();
   }
   return [ta / 5, tb / 5];
 }
 
 /** Interpreter latency of every base at 1 thread and at all cores, side by side (the default is cores − 1). */
-function threadScaling(): void {
+async function threadScaling(): Promise<void> {
   const cores = os.availableParallelism();
   for (const b of listBases(MODELS)) {
     const base = openBase(b.name, MODELS, 1);
     const wide = openModel(base.bytes, { threads: cores });
-    const [one, all] = sideBySide(base.session, wide, base.inputSize, 8);
+    const [one, all] = await sideBySide(base.session, wide, base.inputSize, 8);
     row(`threads: ${b.name} 1 / ${cores} thread(s)`, `${one.toFixed(2)} / ${all.toFixed(2)} ms (${(all / one).toFixed(2)}×)`, '', undefined);
     base.session.close(); wide.close();
   }
@@ -135,6 +142,7 @@ async function embeddingThroughput(samples: Sample[], variants: EmbedVariant[], 
   const pipeMs = variants.map(() => 0);
   for (let round = 0; round < rounds; round++) {
     bareMs += ms(bareRun, 1);
+    await tick();
     for (const [k, v] of variants.entries()) {
       sharp.concurrency(v.sharpThreads);
       const t0 = performance.now();
@@ -154,10 +162,10 @@ async function embeddingThroughput(samples: Sample[], variants: EmbedVariant[], 
   base.session.close();
 }
 
-function exportLatency(modelPath: string, baseName: string): void {
+async function exportLatency(modelPath: string, baseName: string): Promise<void> {
   const base = openBase(baseName, MODELS);
   const exported = openModel(modelPath);
-  const [b, e] = sideBySide(base.session, exported, base.inputSize, 10);
+  const [b, e] = await sideBySide(base.session, exported, base.inputSize, 10);
   row(`latency: base ${baseName} alone`, `${b.toFixed(2)} ms`, '', undefined);
   row('latency: exported model (base + quantized head)', `${e.toFixed(2)} ms`, '', undefined);
   row('  ratio exported / base', `${(e / b).toFixed(3)}×`, '≤ 1.10×', e / b <= 1.1);
@@ -190,8 +198,11 @@ function child(args: string[]): Promise<string> {
     c.stdout.on('data', (d) => { out += d; });
     c.stderr.on('data', (d) => { err += d; });
     c.on('error', reject);
-    c.on('close', (code) => (running = undefined, code === 0 ? resolve(out)
-      : reject(new Error(`child training run failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`))));
+    c.on('close', (code) => {
+      running = undefined;
+      if (code === 0) resolve(out);
+      else reject(new Error(`child training run failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`));
+    });
   });
 }
 
@@ -215,7 +226,7 @@ async function main(tmp: string): Promise<void> {
     await embeddingThroughput(samples, variants, 3);
     return;
   }
-  threadScaling();
+  await threadScaling();
   await embeddingThroughput(samples, [{ lookahead: EMBED_LOOKAHEAD, sharpThreads: sharp.concurrency() }], 3);
   if (args.includes('--embed')) return;
 
@@ -227,7 +238,7 @@ async function main(tmp: string): Promise<void> {
   row('  of which embedding / head / export+verify', `${sec.embed} / ${sec.train} / ${sec.export} s`, '', undefined);
   row('  validation accuracy head / exported', `${(r.metadata.metrics.val_accuracy * 100).toFixed(1)}% / ${(r.metadata.metrics.export.accuracy * 100).toFixed(1)}%`, '≥ 85%', r.metadata.metrics.val_accuracy >= 0.85);
 
-  exportLatency(path.join(tmp, 'objects', 'model.tflite'), 'mobilenet_v1_1.0_224');
+  await exportLatency(path.join(tmp, 'objects', 'model.tflite'), 'mobilenet_v1_1.0_224');
 
   const big = thousandImages(path.join(tmp, 'thousand'));
   const { maxRssKiB, images } = JSON.parse((await child(['--child-train', big, path.join(tmp, 'thousand-model')])).trim().split('\n').pop()!);
