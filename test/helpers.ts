@@ -20,6 +20,16 @@ export function shared(...parts: string[]): string {
   return p;
 }
 
+/** Sample photos shipped in the repository (samples/README.md): the unit tests' real images. */
+export const SAMPLES = path.join(ROOT, 'samples');
+
+/** Path of a file under samples/; throws when it is missing (a broken checkout, not a skip). */
+export function sample(...parts: string[]): string {
+  const p = path.join(SAMPLES, ...parts);
+  if (!fs.existsSync(p)) throw new Error(`sample missing: ${p} (samples/ is part of the repository)`);
+  return p;
+}
+
 /** Temporary directories made by `tmpDir`; the global teardown (fixtures.ts) removes them. */
 export const TMP_DIRS: string[] = [];
 

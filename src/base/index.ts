@@ -84,7 +84,12 @@ export interface EmbedOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stops the work between images: the promise rejects with EdgeTuneError('CANCELLED'). */
   signal?: AbortSignal;
+  /** Images decoded ahead of the one being embedded (default EMBED_LOOKAHEAD). */
+  lookahead?: number;
 }
+
+/** Default decode lookahead of `embedSamples`. */
+export const EMBED_LOOKAHEAD = 4;
 
 /** Embeddings of a list of samples; unreadable images are reported, not fatal. */
 export interface EmbeddedSamples {
@@ -159,7 +164,7 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
     if (small) throw new Error(small);
     return { sha, clean: c, views: v, pixels: img.pixels, width: img.width, height: img.height };
   };
-  const LOOKAHEAD = 4;
+  const LOOKAHEAD = Math.max(1, opts.lookahead ?? EMBED_LOOKAHEAD);
   const pending: Promise<Prepared | Error>[] = [];
   const start = (i: number) => {
     pending[i] = prepare(samples[i]).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
