@@ -46,7 +46,7 @@ describe('edgetune CLI', () => {
 
   it('fails with one line and exit code 1 on bad input', () => {
     failsWith(run('predict', '/nonexistent/x.jpg'), /x\.jpg/);
-    failsWith(run('train', shared('datasets', 'gestures'), '--out', path.join(tmpDir(), 'm'), '--dropout', '2'), /--dropout must be a number in \[0, 0\.99\]/);
+    failsWith(run('train', shared('datasets', 'gestures'), '--out', path.join(tmpDir(), 'm'), '--dropout', '2'), /--dropout must be a number in \[0, 1\) \(got 2\)/);
     failsWith(run('train', shared('datasets', 'gestures'), '--out', path.join(tmpDir(), 'm'), '--preset', 'faces'), /preset/);
     failsWith(run('train', shared('datasets', 'gestures'), '--out', path.join(tmpDir(), 'm'), '--base', 'resnet50'), /unknown base resnet50/);
     const one = tmpDir();

@@ -20,15 +20,25 @@ const MODEL = path.join(MODELS_DIR, 'mobilenet_v2_1.0_224_quant.tflite');
 const IMAGENET = path.join(MODELS_DIR, 'imagenet_labels.txt');
 
 describe('predict / eval with a bare .tflite classifier (real base)', () => {
-  it('predict refuses a .tflite without labels, and with --labels agrees with the stock classifier', async () => {
-    // Beside it lies imagenet_labels.txt, not labels.txt: it is not taken as the model's labels.
-    await assert.rejects(predict([shared('images', 'cat.bmp')], { model: MODEL, modelsDir: MODELS_DIR, threads: 1 }),
-      (e: Error) => e instanceof EdgeTuneError && e.code === 'BAD_MODEL' && /carries no labels.*--labels FILE/.test(e.message));
+  it('a bare .tflite names its classes from its own TFLite Metadata, and --labels gives the same answer', async () => {
+    // Coral's classifier carries its labels in a zip after the flatbuffer (TFLite Metadata); the
+    // imagenet_labels.txt beside it is not labels.txt and is not read.
     const images = ['cat.bmp', 'grace_hopper.bmp'].map((f) => shared('images', f));
+    const own = await predict(images, { model: MODEL, modelsDir: MODELS_DIR, top: 3, threads: 1 });
     const withLabels = await predict(images, { model: MODEL, modelsDir: MODELS_DIR, labels: IMAGENET, top: 3, threads: 1 });
     const stock = await predict(images, { modelsDir: MODELS_DIR, top: 3, threads: 1 });
+    assert.deepEqual(own.map((r) => r.predictions), stock.map((r) => r.predictions));
     assert.deepEqual(withLabels.map((r) => r.predictions), stock.map((r) => r.predictions));
-    assert.match(withLabels[0].predictions[0].label, /cat/i);
+    assert.match(own[0].predictions[0].label, /cat/i);
+  });
+
+  it('a bare .tflite with no labels anywhere is refused with one line naming what to pass', async () => {
+    const dir = tmpDir();
+    const bare = path.join(dir, 'extractor.tflite');
+    // The embedding extractor carries no metadata; give it a 1-output head-less use: any labels-free model will do.
+    fs.copyFileSync(path.join(MODELS_DIR, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'), bare);
+    await assert.rejects(predict([shared('images', 'cat.bmp')], { model: bare, modelsDir: MODELS_DIR, threads: 1 }),
+      (e: Error) => e instanceof EdgeTuneError && e.code === 'BAD_MODEL' && /--labels FILE/.test(e.message));
   });
 
   it('eval on a folder holding 2 of the 1000 class names: macro average over those 2 only', async () => {
