@@ -105,10 +105,11 @@ export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.
 
 /**
  * The defaults that follow the preset. Digits: a 2×2 grid embedding (a global average forgets where
- * strokes are) and 'squash' (single-digit crops are tall: a centre crop cuts off their ends).
+ * strokes are: 5-fold cross-validation on the shared digit photos 77% → 85%). The fit stays 'crop'
+ * for every preset: 'squash' measured the same on the digit photos (84.1% vs 84.2%) and 'pad' lower.
  */
 export function presetDefaults(preset: Preset): { fit: Fit; pooling: Pooling } {
-  return preset === 'digits' ? { fit: 'squash', pooling: 'grid' } : { fit: 'crop', pooling: 'avg' };
+  return preset === 'digits' ? { fit: 'crop', pooling: 'grid' } : { fit: 'crop', pooling: 'avg' };
 }
 
 /**
@@ -170,7 +171,7 @@ export interface OptionSpec {
 export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { path: ['base'], flag: 'base', value: 'name', help: 'pretrained base (edgetune models list)', kind: { type: 'string' }, sweepable: true },
   { path: ['preset'], flag: 'preset', value: 'name', help: 'augmentation preset: objects (flips), digits (never flips), none', kind: { type: 'choice', choices: ['objects', 'digits', 'none'] }, sweepable: true },
-  { path: ['fit'], flag: 'fit', value: 'mode', help: 'non-square photos: crop (centre square), squash (stretch), pad (grey bars)', kind: { type: 'choice', choices: ['crop', 'squash', 'pad'] }, sweepable: true, presetDefault: 'squash for --preset digits, else crop' },
+  { path: ['fit'], flag: 'fit', value: 'mode', help: 'non-square photos: crop (centre square), squash (stretch), pad (grey bars)', kind: { type: 'choice', choices: ['crop', 'squash', 'pad'] }, sweepable: true },
   { path: ['pooling'], flag: 'pooling', value: 'mode', help: 'embedding: avg (global average, Edge TPU-ready) or grid (2×2, keeps layout)', kind: { type: 'choice', choices: ['avg', 'grid'] }, sweepable: true, presetDefault: 'grid for --preset digits, else avg' },
   { path: ['augViews'], flag: 'aug-views', value: 'k', help: 'augmented views embedded per training photo', kind: { type: 'int', min: 0, max: 100 }, sweepable: true },
   { path: ['head', 'hidden'], flag: 'hidden', value: 'widths', help: "hidden Dense ReLU widths, e.g. 128 or 256x64; '' for none (softmax regression)", kind: { type: 'widths' }, sweepable: true },
