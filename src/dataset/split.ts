@@ -177,7 +177,9 @@ export function splitDataset(samples: readonly Sample[], opts: SplitOptions): Da
     for (const u of order) {
       const n = mine(u);
       left -= n;
-      const target = val < counts.val ? 1 : test < counts.test ? 2 : 0;
+      // Test first: the test photos do not depend on --val-split or --heads, so runs that differ
+      // only in those are scored on the same photos (paired comparisons).
+      const target = test < counts.test ? 2 : val < counts.val ? 1 : 0;
       // Keep at least one photo of the class for training (the units still to come go there).
       const s = target !== 0 && (left >= 1 || train >= 1) ? target : 0;
       if (s === 0) train += n;

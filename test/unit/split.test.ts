@@ -103,6 +103,16 @@ describe('split: splitDataset', () => {
   });
 });
 
+describe('split: the test photos do not depend on the validation fraction', () => {
+  it('picks the same test photos for any --val-split, so runs differing only there are paired', () => {
+    const samples = samplesOf({ a: 30, b: 12, c: 50 });
+    const test = (vf: number) => splitDataset(samples, { valFraction: vf, testFraction: 0.15, seed: 3 }).test.map((s) => s.path);
+    assert.deepEqual(test(0), test(0.2));
+    assert.deepEqual(test(0.3), test(0.2));
+    assert.equal(test(0.2).length, 5 + 3 + 8);
+  });
+});
+
 describe('split: kFolds and classBalance', () => {
   it('stratifies each class over the folds (sizes differ by at most 1), deterministically', () => {
     const s = samplesOf({ a: 23, b: 10, c: 3 });
