@@ -228,8 +228,8 @@ async function trainPrepared(
   if (edgetpu) folder['model_edgetpu.tflite'] = edgetpu;
   if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
   writeModelFolder(out, folder);
-  headTf.dispose();
-  heads.forEach((h) => h.model.dispose());
+  // A single head is its own model; an ensemble's heads are separate from the merged one.
+  for (const m of new Set([headTf, ...heads.map((h) => h.model)])) m.dispose();
   r.info(`wrote ${out}/model.tflite${edgetpu ? ' and model_edgetpu.tflite' : ''}`);
   return { dir: out, metadata, history };
 }

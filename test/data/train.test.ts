@@ -109,8 +109,10 @@ describe('train: data a user would get wrong', () => {
     const r = await train(ds, path.join(tmpDir(), 'm'), { ...SMALL, cacheDir: false, reporter: rep });
     assert.ok(rep.warnings.some((w) => /imbalanced \(0 40, 1 8: largest\/smallest 5\.0× > 3×\): using balanced class weights/.test(w)), rep.warnings.join('\n'));
     assert.equal(r.metadata.training.classWeights, 'balanced');
-    const none = await train(ds, path.join(tmpDir(), 'n'), { ...SMALL, cacheDir: false, head: { classWeights: 'none', epochs: 2 } });
+    const none = await train(ds, path.join(tmpDir(), 'n'), { ...SMALL, cacheDir: false, heads: 1, head: { classWeights: 'none', epochs: 2 } });
     assert.equal(none.metadata.training.classWeights, 'none');
+    assert.equal(none.metadata.training.heads.length, 1, 'a single head (--heads 1) trains and writes its folder');
+    assert.ok(none.metadata.dataset.counts.val > 0);
   });
 
   it('lists every file it did not use, with the reason', async () => {
