@@ -1,37 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULTS } from '../options';
+import { DEFAULTS, type HeadOptions } from '../options';
 import { fail } from '../errors';
 import { dropoutMask, permutation, streamSeed, STREAM } from './streams';
 
-/** Hyperparameters of the classifier head (Dense ReLU … → Dropout → Dense softmax). */
-export interface HeadSpec {
-  /** Widths of the hidden Dense ReLU layers; empty = softmax regression on the embedding. */
-  hidden: number[];
-  /** Dropout rate before the softmax layer (and after each hidden layer), 0 ≤ rate < 1. */
-  dropout: number;
-  /** Adam learning rate. */
-  lr: number;
-  /** Mini-batch size (embeddings per step). */
-  batch: number;
-  /** Maximum number of epochs. */
-  epochs: number;
-  /** Early stopping: epochs without a val_loss improvement before stopping; the best weights are restored. */
-  patience: number;
+/**
+ * Everything `trainHead` needs: the user-facing head options (src/options, where each field is
+ * documented once) with the class weights resolved and the seed of the run. The seed drives the
+ * weight initialisers, the per-epoch shuffle and every dropout mask: training is a pure function
+ * of (data, spec) on a given backend.
+ */
+export type HeadSpec = Omit<HeadOptions, 'classWeights' | 'labelSmoothing'> & {
   /** 'balanced' weights each class by n / (classes · n_class) in the loss, for imbalanced datasets. */
   classWeights: 'none' | 'balanced';
-  /**
-   * Seed of the weight initialisers, the per-epoch shuffle and every dropout mask: training is a
-   * pure function of (data, spec) on a given backend.
-   */
   seed: number;
-  /** L2 weight decay on the Dense kernels (Keras kernel_regularizer=l2(λ)); 0 = none. */
-  l2: number;
-  /**
-   * Label smoothing ε of the training targets (Keras CategoricalCrossentropy(label_smoothing=ε)):
-   * the true class gets 1 − ε + ε/C, the others ε/C. Validation uses the plain labels. 0 = none.
-   */
+  /** Label smoothing ε of the training targets (default 0; see HeadOptions.labelSmoothing). */
   labelSmoothing?: number;
-}
+};
 
 /**
  * The head defaults as a full HeadSpec: the user-facing defaults of src/options (the one place they
