@@ -50,7 +50,8 @@ describe('train: reproducible from the seed', () => {
 describe('train: honest estimate and a recorded split', () => {
   it('holds out a test split, records every file, and estimates on the exported model', async () => {
     const ds = gestures({ 0: 20, 1: 20, 2: 20 });
-    const r = await train(ds, path.join(tmpDir(), 'm'), { ...SMALL, cacheDir: false });
+    // One head stopped early on a validation split (an ensemble has none: each head uses a fold).
+    const r = await train(ds, path.join(tmpDir(), 'm'), { ...SMALL, heads: 1, cacheDir: false });
     const m = r.metadata;
     const { train: tr, val, test } = m.dataset.split;
     assert.equal(tr.length + val.length + test.length, 60);
@@ -65,6 +66,16 @@ describe('train: honest estimate and a recorded split', () => {
     assert.equal(m.metrics.estimate?.confusion.flat().reduce((x, y) => x + y, 0), test.length);
     assert.equal(m.metrics.export.n, val.length + test.length);
     for (const f of ['confusion.svg', 'confusion.png', 'curves.png']) assert.ok(fs.existsSync(path.join(r.dir, f)), f);
+  });
+
+  it('an ensemble (the default) trains every non-test photo and keeps the same test photos', async () => {
+    const ds = gestures({ 0: 20, 1: 20, 2: 20 });
+    const one = await train(ds, path.join(tmpDir(), 'one'), { ...SMALL, heads: 1, cacheDir: false });
+    const five = await train(ds, path.join(tmpDir(), 'five'), { ...SMALL, cacheDir: false });
+    assert.equal(five.metadata.training.heads.length, 5);
+    assert.equal(five.metadata.dataset.split.val.length, 0);
+    assert.equal(five.metadata.dataset.split.train.length, 60 - five.metadata.dataset.split.test.length);
+    assert.deepEqual(five.metadata.dataset.split.test, one.metadata.dataset.split.test, 'paired: the same test photos');
   });
 
   it('falls back to k-fold cross-validation when a class is too small for a test split', async () => {
