@@ -216,7 +216,7 @@ async function main(tmp: string): Promise<void> {
   if (args[0] === '--child-train') {
     // Child: train on the given dataset into the given folder and report peak RSS
     // (resourceUsage().maxRSS is in KiB). The parent removes the folder.
-    const r = await train(args[1], args[2], { modelsDir: MODELS });
+    const r = await train(args[1], args[2], { modelsDir: MODELS, cacheDir: false });
     process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, images: r.metadata.dataset.counts.train + r.metadata.dataset.counts.val + r.metadata.dataset.counts.test }) + '\n');
     return;
   }
@@ -236,12 +236,15 @@ async function main(tmp: string): Promise<void> {
   if (args.includes('--embed')) return;
 
   const t0 = performance.now();
-  const r = await train(OBJECTS, path.join(tmp, 'objects'), { modelsDir: MODELS });
+  // No embedding cache: the time of a first run on a new dataset.
+  const r = await train(OBJECTS, path.join(tmp, 'objects'), { modelsDir: MODELS, cacheDir: false });
   const s = (performance.now() - t0) / 1000;
   const sec = r.metadata.training.seconds;
   row(`train + export: objects-small (${r.metadata.dataset.counts.train + r.metadata.dataset.counts.val + r.metadata.dataset.counts.test} photos, defaults)`, `${s.toFixed(1)} s`, '< 300 s', s < 300);
   row('  of which embedding / head / export+verify', `${sec.embed} / ${sec.train} / ${sec.export} s`, '', undefined);
-  row('  validation accuracy head / exported', `${(r.metadata.metrics.val_accuracy * 100).toFixed(1)}% / ${(r.metadata.metrics.export.accuracy * 100).toFixed(1)}%`, '≥ 85%', r.metadata.metrics.val_accuracy >= 0.85);
+  const est = r.metadata.metrics.estimate;
+  row('  test-split estimate (exported model) / validation', `${((est?.accuracy ?? 0) * 100).toFixed(1)}% / ${(r.metadata.metrics.val_accuracy * 100).toFixed(1)}%`, '≥ 80%', (est?.accuracy ?? 0) >= 0.8);
+  row('  export check: top-1 agreement with the head', `${(r.metadata.metrics.export.agreement * 100).toFixed(1)}% of ${r.metadata.metrics.export.n}`, '≥ 98%', r.metadata.metrics.export.agreement >= 0.98);
 
   await exportLatency(path.join(tmp, 'objects', 'model.tflite'), 'mobilenet_v1_1.0_224');
 
