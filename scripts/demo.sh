@@ -89,10 +89,11 @@ node -e '
   }
   const m = JSON.parse(fs.readFileSync(`${out}/metadata.json`, "utf8"));
   console.log(`trained model      ${out}: ${m.labels.length} classes (${m.labels.join(", ")}), ` +
-    `${m.dataset.train} training + ${m.dataset.val} validation photos, base ${m.base.name}, ` +
-    `${m.training.epochs} epochs, ${Math.round(m.training.seconds.embed + m.training.seconds.train + m.training.seconds.export)} s`);
-  console.log(`validation         head ${pct(m.metrics.val_accuracy)}, exported model ${pct(m.metrics.export.accuracy)}, ` +
-    `top-1 agreement ${pct(m.metrics.export.agreement)}`);
+    `${m.dataset.counts.train} training + ${m.dataset.counts.test} test photos, base ${m.base.name}, ` +
+    `${m.training.heads.length} head(s), ${Math.round(m.training.seconds.embed + m.training.seconds.train + m.training.seconds.export)} s`);
+  const e = m.metrics.estimate;
+  console.log(`estimate           ${e ? `${pct(e.accuracy)} on ${e.n} photos never used for training (${e.method})` : "none (--test-split 0)"}; ` +
+    `validation ${pct(m.metrics.val_accuracy)} (optimistic); export agreement ${pct(m.metrics.export.agreement)}`);
   if (holdout) {
     const line = fs.readFileSync(`${tmp}/eval.txt`, "utf8").split("\n").find((l) => l.startsWith("accuracy:"));
     console.log(`held-out photos    ${holdout}: ${line ? line.replace("accuracy: ", "accuracy ") : "see above"}`);
