@@ -59,22 +59,6 @@ function tryMetadata(folder: string): ModelMetadata | null {
   }
 }
 
-function readJson(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioError('read', file, e);
-  }
-  try {
-    const v: unknown = JSON.parse(text);
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw fail('BAD_MODEL', `${file} is not a JSON object: restore it from the model folder 'edgetune train' wrote, or delete it`);
-}
-
 /** `labels` of a metadata.json when it is a non-empty array of strings, else null. */
 function metadataLabels(meta: Record<string, unknown>): string[] | null {
   const l = meta.labels;

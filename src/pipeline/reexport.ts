@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { openBase, embedSamples } from '../base';
 import { presetParams } from '../augment';
 import { resolveBase, defaultModelsDir } from '../models';
-import { initBackend, loadHead, headWeightsWithRanges, predictHead, argmaxRows } from '../head';
+import { initBackend, loadHead, headWeightsWithRanges, predictHead } from '../head';
 import { exportTflite, exportEdgeTpu, verifyExport } from '../export';
 import {
   readModelFolder, writeModelFolder, readFolderFiles, checkModelFolder, checkVerification, edgeTpuPlan,

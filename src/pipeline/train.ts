@@ -93,7 +93,6 @@ export async function train(datasetDir: string, out: string, input: TrainOptions
     throw fail('BAD_OPTION', `output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
   }
   const backend = await initBackend(run.backend); // a missing backend fails here, not after embedding
-  const r = run.reporter;
   const spec = resolveBase(o.base, run.modelsDir);
   const tpu = edgeTpuPlan(o.edgetpu, o.base, spec.spec.edgetpuGraftable, spec.edgetpuPath !== undefined, o.pooling, o.float);
   const p = await prepare(datasetDir, o, run);
