@@ -34,7 +34,13 @@ export type ErrorCode =
   /** The operation was cancelled through its AbortSignal. */
   | 'CANCELLED'
   /** A file system operation failed (permissions, disk full); the message names the path. */
-  | 'IO';
+  | 'IO'
+  /** A web API call lacks the access token (`edgetune serve --token`). */
+  | 'UNAUTHORIZED'
+  /** An upload exceeds a size limit (bytes or decoded pixels). */
+  | 'TOO_LARGE'
+  /** Something the request needs is not ready (no camera frame yet, no model loaded). */
+  | 'UNAVAILABLE';
 
 /** HTTP status for each code, for the web API. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -52,6 +58,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   UNSUPPORTED: 501,
   CANCELLED: 499,
   IO: 500,
+  UNAUTHORIZED: 401,
+  TOO_LARGE: 413,
+  UNAVAILABLE: 503,
 });
 
 /** An error EdgeTune throws on purpose: one-line `message`, stable `code`. */

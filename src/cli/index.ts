@@ -198,6 +198,33 @@ export function buildCli(): Command {
       return `${t.toString()}\ntrain the best with:\n  ${rows[0].command}`;
     });
   });
+  program.command('serve')
+    .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: docs/api.md)')
+    .option('--port <n>', 'TCP port (0 = any free port)', int('--port', 0), 8080)
+    .option('--host <address>', 'address to listen on; any address but loopback needs --token', '127.0.0.1')
+    .option('--camera <spec>', 'auto, none, browser (the page\'s camera), v4l2:/dev/videoN, rpicam, webcam, file:DIR, file:VIDEO', 'auto')
+    .option('--data <dir>', 'data folder: the dataset (folder per class), model versions, review list', 'edgetune-data')
+    .option('--models <dir>', 'where the pretrained bases are installed (same as --models-dir)')
+    .option('--token <token>', 'access token every API call and the stream need (env EDGETUNE_TOKEN)')
+    .option('--max-upload-mb <n>', 'largest upload, MB', int('--max-upload-mb', 1), 10)
+    .option('--review-below <score>', 'keep camera frames whose top score is below this for labelling (0 = off)', (v: string) => {
+      const n = Number(v);
+      if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--review-below must be a score from 0 to 1 (got '${v}')`);
+      return n;
+    }, 0.5)
+    .action(async (o) => {
+      const { startServer } = await import('../server');
+      const s = await startServer({
+        port: o.port, host: o.host, camera: o.camera, data: o.data, modelsDir: o.models ?? modelsDir(),
+        token: o.token, maxUploadBytes: o.maxUploadMb * 1024 * 1024, reviewBelow: o.reviewBelow,
+      });
+      process.stderr.write(`edgetune serve: open ${s.url} (data in ${s.paths.root}; Ctrl-C stops)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => { s.close().then(resolve, resolve); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
   return program;
 }
 

@@ -326,3 +326,31 @@ export function trainCommand(dataset: string, out: string, o: TrainOptions): str
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * Training options from a record keyed by command-line flag (`{"epochs": 50, "hidden": "128"}`),
+ * as the web API's `POST /api/train` takes them: strings are parsed as on the command line
+ * (`parseValue`), numbers and booleans are checked as they are (`checkValue`); `null` or '' for a
+ * non-string option means "default".
+ * @returns a nested TrainOptionsInput with only the given options.
+ * @throws EdgeTuneError('BAD_OPTION') for an unknown flag (listing the known ones) or a bad value.
+ */
+export function optionsFromFlags(record: Record<string, unknown>): TrainOptionsInput {
+  let input: TrainOptionsInput = {};
+  for (const [flag, raw] of Object.entries(record)) {
+    const spec = OPTION_SPECS.find((s) => s.flag === flag);
+    if (!spec) throw fail('BAD_OPTION', `unknown training option '${flag}': use one of ${OPTION_SPECS.map((s) => s.flag).join(', ')}`);
+    if (raw === null || raw === undefined || (raw === '' && spec.kind.type !== 'widths')) continue;
+    let v: unknown;
+    if (typeof raw === 'string') {
+      v = parseValue(spec, raw);
+    } else if (spec.kind.type === 'widths' && typeof raw === 'number') {
+      v = parseValue(spec, String(raw));
+    } else {
+      checkValue(spec, raw);
+      v = raw;
+    }
+    input = setPath(input, spec.path, v);
+  }
+  return input;
+}

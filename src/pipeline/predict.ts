@@ -215,11 +215,12 @@ export interface Predictor {
   /** Input side of the model in pixels (photos are resized to inputSize × inputSize). */
   readonly inputSize: number;
   /**
-   * Classifies one image file (any supported format, decoded by content).
+   * Classifies one image (any supported format, decoded by content).
+   * @param source a file path, or the whole file's bytes (e.g. a camera's JPEG frame; `file` is then '<N bytes>').
    * @param top classes to return (top-k), default 5.
    * @returns never rejects for an unreadable image: the record then carries `error` instead.
    */
-  predict(file: string, top?: number): Promise<ImagePrediction>;
+  predict(source: string | Uint8Array, top?: number): Promise<ImagePrediction>;
   /** Releases the interpreter; later `predict` calls fail. */
   close(): void;
 }
@@ -258,10 +259,11 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
     fit,
     device: session.device,
     inputSize: size,
-    async predict(file: string, top = 5): Promise<ImagePrediction> {
+    async predict(source: string | Uint8Array, top = 5): Promise<ImagePrediction> {
+      const file = typeof source === 'string' ? source : `<${source.byteLength} bytes>`;
       let img: Preprocessed;
       try {
-        img = await preprocessImage(file, size, fit);
+        img = await preprocessImage(source, size, fit);
       } catch (e) {
         return { file, predictions: [], ms: 0, error: (e as Error).message };
       }

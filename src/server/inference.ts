@@ -1,0 +1,175 @@
+/**
+ * Live inference for the server, off the event loop: one worker thread per open model
+ * (inference-worker.ts). `load` swaps models without a restart: on the CPU the new worker opens
+ * first and takes over, then the old one finishes what it was given and is terminated; on an Edge
+ * TPU (which one interpreter claims at a time) the old one is closed first.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { fail, type ErrorCode } from '../errors';
+import type { Device, DeviceChoice } from '../runtime';
+import type { Fit } from '../image';
+import type { InferenceWorkerData } from './inference-worker';
+
+/** The model being served. */
+export interface LoadedModel {
+  /** Version id ('v3'), or 'stock'. */
+  id: string;
+  /** One label per output. */
+  labels: string[];
+  device: Device;
+  fit: Fit;
+  /** Input side, pixels. */
+  inputSize: number;
+  modelPath: string;
+  warnings: string[];
+}
+
+/** One classification. */
+export interface LivePrediction {
+  /** Top-k, best first; score 0..1. */
+  predictions: { label: string; score: number }[];
+  /** Interpreter time, ms. */
+  ms: number;
+  /** The model that answered. */
+  modelId: string;
+  warning?: string;
+}
+
+/** Options of `startInference`. */
+export interface InferenceOptions {
+  modelsDir: string;
+  /** Interpreter CPU threads (the server's share of the cores). */
+  threads: number;
+  device: DeviceChoice;
+}
+
+/** The server's inference service. */
+export interface Inference {
+  /**
+   * Opens `model` (a model folder, or undefined for the stock classifier) in a new worker and makes
+   * it the one `predict` uses. Loads are serialised.
+   * @throws EdgeTuneError when it cannot be opened (the previous model then stays in service).
+   */
+  load(id: string, model: string | undefined): Promise<LoadedModel>;
+  /**
+   * Classifies one image (any format EdgeTune reads).
+   * @param top classes to return (top-k).
+   * @throws EdgeTuneError UNAVAILABLE when no model is open, BAD_IMAGE when the image cannot be read.
+   */
+  predict(bytes: Uint8Array, top: number): Promise<LivePrediction>;
+  /** The model in service, or null. */
+  current(): LoadedModel | null;
+  /** Requests waiting in or sent to the current worker. */
+  pending(): number;
+  /** Terminates every worker. */
+  close(): Promise<void>;
+}
+
+interface Slot {
+  worker: Worker;
+  model: LoadedModel;
+  waiting: Map<number, { resolve: (p: LivePrediction) => void; reject: (e: Error) => void }>;
+  /** Set when replaced: terminate once `waiting` is empty. */
+  retiring: boolean;
+}
+
+type WorkerMessage =
+  | { type: 'opened'; labels: string[]; device: Device; fit: Fit; inputSize: number; modelPath: string; warnings: string[] }
+  | { type: 'result'; id: number; predictions: { label: string; score: number }[]; ms: number; warning?: string }
+  | { type: 'error'; id?: number; error: string; code: ErrorCode };
+
+/** Starts the inference service (no model yet: call `load`). */
+export function startInference(opts: InferenceOptions): Inference {
+  let slot: Slot | null = null;
+  let nextId = 1;
+  let loading: Promise<unknown> = Promise.resolve();
+  const all = new Set<Slot>();
+
+  const retire = (s: Slot): Promise<void> => {
+    s.retiring = true;
+    if (s.waiting.size > 0) return Promise.resolve(); // terminated when the last answer arrives
+    all.delete(s);
+    return s.worker.terminate().then(() => undefined);
+  };
+
+  const open = (id: string, model: string | undefined): Promise<Slot> => new Promise((resolve, reject) => {
+    const data: InferenceWorkerData = { model, modelsDir: opts.modelsDir, threads: opts.threads, device: opts.device };
+    const worker = new Worker(path.join(__dirname, 'inference-worker.js'), { workerData: data });
+    let s: Slot | null = null;
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'opened') {
+        s = { worker, model: { id, labels: m.labels, device: m.device, fit: m.fit, inputSize: m.inputSize, modelPath: m.modelPath, warnings: m.warnings }, waiting: new Map(), retiring: false };
+        all.add(s);
+        resolve(s);
+        return;
+      }
+      if (!s) {
+        void worker.terminate();
+        reject(fail(m.type === 'error' ? m.code : 'BAD_MODEL', m.type === 'error' ? m.error : 'model failed to open'));
+        return;
+      }
+      if (m.id === undefined) return;
+      const w = s.waiting.get(m.id);
+      if (!w) return;
+      s.waiting.delete(m.id);
+      if (m.type === 'result') w.resolve({ predictions: m.predictions, ms: m.ms, modelId: s.model.id, ...(m.warning ? { warning: m.warning } : {}) });
+      else w.reject(fail(m.code, m.error));
+      if (s.retiring && s.waiting.size === 0) void retire(s);
+    });
+    const died = (why: string) => {
+      if (!s) {
+        reject(fail('BAD_MODEL', `cannot open model ${model ?? 'stock classifier'}: ${why}`));
+        return;
+      }
+      for (const w of s.waiting.values()) w.reject(fail('UNAVAILABLE', `the inference worker stopped (${why}): try again`));
+      s.waiting.clear();
+      all.delete(s);
+      if (slot === s) slot = null;
+    };
+    worker.on('error', (e) => died(e.message));
+    worker.on('exit', (code) => died(`exit code ${code}`));
+  });
+
+  return {
+    load(id, model) {
+      const run = loading.then(async () => {
+        const old = slot;
+        // One Edge TPU takes one interpreter: release it before opening the next.
+        if (old && old.model.device === 'edgetpu') {
+          slot = null;
+          old.retiring = true;
+          for (const w of old.waiting.values()) w.reject(fail('UNAVAILABLE', 'the model was being replaced: try again'));
+          old.waiting.clear();
+          await retire(old);
+        }
+        const s = await open(id, model);
+        slot = s;
+        if (old && old !== s && !old.retiring) await retire(old);
+        return s.model;
+      });
+      loading = run.catch(() => undefined);
+      return run;
+    },
+    predict(bytes, top) {
+      const s = slot;
+      if (!s) return Promise.reject(fail('UNAVAILABLE', 'no model is loaded yet: install the bases with `edgetune models fetch`, or wait for the model to open'));
+      const id = nextId++;
+      return new Promise<LivePrediction>((resolve, reject) => {
+        s.waiting.set(id, { resolve, reject });
+        s.worker.postMessage({ type: 'predict', id, bytes, top });
+      });
+    },
+    current: () => slot?.model ?? null,
+    pending: () => slot?.waiting.size ?? 0,
+    async close() {
+      slot = null;
+      await Promise.all([...all].map((s) => {
+        for (const w of s.waiting.values()) w.reject(fail('UNAVAILABLE', 'the server is stopping'));
+        s.waiting.clear();
+        return s.worker.terminate();
+      }));
+      all.clear();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * One training job at a time, in a worker thread (training-worker.ts), with its structured events
+ * kept for late subscribers. A job trains `versions/<id>` straight through `train`, which writes
+ * the model folder atomically: a crash or a cancel leaves no partial version.
+ */
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { fail, type ErrorCode } from '../errors';
+import { scanDataset } from '../dataset';
+import type { TrainOptionsInput } from '../options';
+import type { ProgressEvent } from '../pipeline/report';
+import type { TrainingWorkerData } from './training-worker';
+import { nextVersionId } from './versions';
+import type { DataPaths } from './store';
+
+/** What a job sends to subscribers (SSE event name = `type`). */
+export type TrainEvent =
+  | ({ type: 'progress'; jobId: string } & ProgressEvent)
+  | { type: 'log'; jobId: string; level: 'info' | 'warn'; message: string }
+  | { type: 'done'; jobId: string; modelId: string; estimate: number | null }
+  | { type: 'failed'; jobId: string; error: string; code: ErrorCode }
+  | { type: 'cancelled'; jobId: string };
+
+/** A training job, as `GET /api/train` shows it. */
+export interface TrainJob {
+  id: string;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  /** The version it writes (`v4`); exists only when state is 'done'. */
+  modelId: string;
+  /** ISO 8601. */
+  startedAt: string;
+  finishedAt?: string;
+  error?: string;
+  code?: ErrorCode;
+  /** The latest progress event. */
+  last?: ProgressEvent;
+}
+
+/** Options of `createTrainer`. */
+export interface TrainerOptions {
+  paths: DataPaths;
+  modelsDir: string;
+  /** Interpreter threads for embedding (the training share of the cores). */
+  threads: number;
+  /** Every event of every job, as it happens. */
+  onEvent(e: TrainEvent): void;
+  /** After a job wrote its version (before its 'done' event goes out). */
+  onVersion(modelId: string): Promise<void>;
+}
+
+/** The trainer. */
+export interface Trainer {
+  /**
+   * Starts a job on the dataset as it is now.
+   * @throws EdgeTuneError CONFLICT (409) while a job runs (message names its id); BAD_DATASET when
+   *   the dataset cannot be trained (fewer than 2 classes with photos); BAD_OPTION from the options.
+   */
+  start(options: TrainOptionsInput): TrainJob;
+  /** Asks the running job to stop. @throws EdgeTuneError NOT_FOUND when none runs. */
+  cancel(): TrainJob;
+  /** The running job, else the last one, else null. */
+  job(): TrainJob | null;
+  /** The events of the current/last job so far (at most the last 5000). */
+  history(): TrainEvent[];
+  /** Cancels a running job and waits for its worker to end. */
+  close(): Promise<void>;
+}
+
+const MAX_HISTORY = 5000;
+
+/** Creates the trainer of a server. */
+export function createTrainer(opts: TrainerOptions): Trainer {
+  let job: TrainJob | null = null;
+  let worker: Worker | null = null;
+  let events: TrainEvent[] = [];
+
+  const emit = (e: TrainEvent) => {
+    events.push(e);
+    if (events.length > MAX_HISTORY) events = events.slice(-MAX_HISTORY);
+    opts.onEvent(e);
+  };
+
+  return {
+    start(options) {
+      if (job?.state === 'running') {
+        throw Object.assign(fail('CONFLICT', `training ${job.id} is running: wait for it or cancel it (DELETE /api/train)`), { jobId: job.id });
+      }
+      // Refuse an untrainable dataset now (one line, 4xx) rather than from inside the worker.
+      scanDataset(opts.paths.dataset);
+      const id = `t${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
+      const modelId = nextVersionId(opts.paths);
+      const j: TrainJob = { id, state: 'running', modelId, startedAt: new Date().toISOString() };
+      job = j;
+      events = [];
+      const data: TrainingWorkerData = {
+        dataset: opts.paths.dataset,
+        out: path.join(opts.paths.versions, modelId),
+        options,
+        modelsDir: opts.modelsDir,
+        cacheDir: path.join(opts.paths.root, 'cache'),
+        threads: opts.threads,
+      };
+      const w = new Worker(path.join(__dirname, 'training-worker.js'), { workerData: data });
+      worker = w;
+      let ended = false;
+      const finish = (state: TrainJob['state'], extra: Partial<TrainJob> = {}) => {
+        if (ended) return;
+        ended = true;
+        Object.assign(j, { state, finishedAt: new Date().toISOString() }, extra);
+        if (worker === w) worker = null;
+        // The run is over: end the thread now (its tfjs backend and interpreter go with it), so
+        // memory stays flat over many trainings instead of waiting for the worker to wind down.
+        void w.terminate();
+      };
+      w.on('message', (m: { type: 'progress'; event: ProgressEvent } | { type: 'log'; level: 'info' | 'warn'; message: string }
+        | { type: 'done'; estimate: number | null } | { type: 'failed'; error: string; code: ErrorCode }) => {
+        if (m.type === 'progress') {
+          j.last = m.event;
+          emit({ type: 'progress', jobId: id, ...m.event });
+        } else if (m.type === 'log') {
+          emit({ type: 'log', jobId: id, level: m.level, message: m.message });
+        } else if (m.type === 'done') {
+          opts.onVersion(modelId).then(
+            () => {
+              finish('done');
+              emit({ type: 'done', jobId: id, modelId, estimate: m.estimate });
+            },
+            (e: Error) => {
+              finish('failed', { error: `trained ${modelId} but could not activate it: ${e.message}`, code: 'IO' });
+              emit({ type: 'failed', jobId: id, error: j.error!, code: 'IO' });
+            });
+        } else if (m.code === 'CANCELLED') {
+          finish('cancelled');
+          emit({ type: 'cancelled', jobId: id });
+        } else {
+          finish('failed', { error: m.error, code: m.code });
+          emit({ type: 'failed', jobId: id, error: m.error, code: m.code });
+        }
+      });
+      const died = (why: string) => {
+        if (j.state !== 'running' || ended) return;
+        // A 'done' message may still be activating the version: let that path finish the job.
+        if (events.some((e) => e.type === 'done')) return;
+        finish('failed', { error: `training stopped unexpectedly (${why})`, code: 'IO' });
+        emit({ type: 'failed', jobId: id, error: j.error!, code: 'IO' });
+      };
+      w.on('error', (e) => died(e.message));
+      w.on('exit', (code) => setTimeout(() => { if (!ended && code !== 0) died(`exit code ${code}`); }, 2000).unref());
+      return j;
+    },
+    cancel() {
+      if (!job || job.state !== 'running' || !worker) throw fail('NOT_FOUND', 'no training is running: start one with POST /api/train');
+      worker.postMessage({ type: 'cancel' });
+      return job;
+    },
+    job: () => job,
+    history: () => events.slice(),
+    async close() {
+      const w = worker;
+      if (!w) return;
+      w.postMessage({ type: 'cancel' });
+      const t = setTimeout(() => void w.terminate(), 5000);
+      await new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      clearTimeout(t);
+    },
+  };
+}
