@@ -36,7 +36,6 @@ export function initClasses() {
     const label = input.value;
     await api('/api/classes', { json: { label } });
     input.value = '';
-    open.add(label);
     await loadClasses();
   }));
 }

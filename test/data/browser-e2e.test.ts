@@ -35,8 +35,10 @@ const B = 'glass';
 /** Photos per video; at 4 frames/s a video lasts 8 s before it loops. */
 const FRAMES = 32;
 const FPS = 4;
-/** Photos to capture per class by holding the button. */
-const CAPTURES = 10;
+/** Photos to capture per class by holding the button (about half of its video's photos). */
+const CAPTURES = 16;
+/** Least share of one video loop in which the preview must name the class shown. */
+const MIN_SHARE = 0.6;
 
 /** The flags of the brief: headless, no network of Chromium's own, the fake camera from `video`. */
 function chromiumArgs(video: string): string[] {
@@ -88,7 +90,8 @@ function withoutToken(): NodeJS.ProcessEnv {
 
 /** Starts `edgetune serve` on any free port; resolves when it prints its URL. */
 function startServer(data: string): Promise<Server> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--camera', 'browser', '--port', '0', '--data', data, '--models', MODELS_DIR],
+  // --review-below 0.95: a two-class model's unsure frames (top score 0.5–0.95) reach the review list.
+  const proc = spawn(process.execPath, [CLI, 'serve', '--camera', 'browser', '--port', '0', '--data', data, '--models', MODELS_DIR, '--review-below', '0.95'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: withoutToken() });
   const log: string[] = [];
   return new Promise((resolve, reject) => {
@@ -189,6 +192,21 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
       });
   }
 
+  /**
+   * The top-1 label shown, sampled every 250 ms over one loop of the video (FRAMES / FPS seconds):
+   * the fraction of samples naming `label`.
+   */
+  async function shareOfLoop(label: string): Promise<number> {
+    const seen: string[] = [];
+    const end = Date.now() + (FRAMES / FPS) * 1000;
+    while (Date.now() < end) {
+      seen.push((await page.textContent('[data-test="topk-label"]')) ?? '');
+      await page.waitForTimeout(250);
+    }
+    console.log(`      ${label}: top-1 in ${seen.filter((x) => x === label).length} of ${seen.length} samples (${[...new Set(seen)].join(', ')})`);
+    return seen.filter((x) => x === label).length / seen.length;
+  }
+
   before(async function () {
     requireTools();
     dir = tmpDir('edgetune-e2e-');
@@ -203,8 +221,10 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     await stopServer(server);
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && server) console.error(`server log (last lines):\n${server.log.slice(-30).join('\n')}`);
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return;
+    if (server) console.error(`server log (last lines):\n${server.log.slice(-30).join('\n')}`);
+    await page?.screenshot({ path: path.join(ARTIFACTS, 'failure.png'), fullPage: true }).catch(() => undefined);
   });
 
   it(`creates classes ${A} and ${B}, shows a bad label's error, holds Capture on ${A}`, async function () {
@@ -284,13 +304,80 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     assert.deepEqual(toasts, []);
   });
 
-  it(`names ${A} in the live preview when the camera shows ${A}, then ${B} for ${B}`, async function () {
+  it(`names ${A} in the live preview when the camera shows ${A}, then ${B} for ${B}, on most frames of a loop`, async function () {
     await launch(A);
     await waitForPreview(A);
+    // Most of the video's photos were never captured: naming them is the model generalising, not
+    // recalling. Chance is 1/2; measured 78–84% for cardboard and 81–97% for glass.
+    const shareA = await shareOfLoop(A);
+    assert.ok(shareA >= MIN_SHARE, `${A} was top-1 in only ${(shareA * 100).toFixed(0)}% of one loop of its video`);
     await page.screenshot({ path: path.join(ARTIFACTS, `serve-2-preview-${A}.png`) });
     await launch(B);
     await waitForPreview(B);
+    const shareB = await shareOfLoop(B);
+    assert.ok(shareB >= MIN_SHARE, `${B} was top-1 in only ${(shareB * 100).toFixed(0)}% of one loop of its video`);
     await page.screenshot({ path: path.join(ARTIFACTS, `serve-3-preview-${B}.png`) });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(toasts, []);
+  });
+
+  it('labels a review frame, uploads, deletes a photo, renames and deletes a class, rolls back and downloads', async function () {
+    type Classes = { classes: { label: string; count: number }[] };
+    const countOf = async (label: string): Promise<number | undefined> =>
+      (await apiJson<Classes>('/api/classes')).classes.find((c) => c.label === label)?.count;
+
+    // Review: the live loop keeps frames the model was unsure of; one tap files one under A.
+    await page.click('[data-test="review-refresh"]');
+    const item = page.locator('[data-test="review-item"]').first();
+    await item.waitFor({ timeout: 30_000 });
+    const id = (await item.getAttribute('data-id'))!;
+    const before = (await countOf(A))!;
+    await item.locator(`[data-test="review-label"][data-label="${A}"]`).click();
+    await page.locator(`[data-test="review-item"][data-id="${id}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+    assert.equal(await countOf(A), before + 1);
+    await page.waitForFunction(([sel, want]) => document.querySelector(`${sel} [data-test="class-count"]`)?.textContent === String(want),
+      [classSel(A), before + 1] as const, { timeout: 10_000 });
+
+    // Upload two real photos into a new class, then delete one of them from its photo grid.
+    await page.fill('[data-test="add-class-input"]', 'mug');
+    await page.click('[data-test="add-class"]');
+    const metal = shared('datasets', 'objects-small', 'metal');
+    const photos = fs.readdirSync(metal).sort().slice(0, 2).map((f) => path.join(metal, f));
+    await page.setInputFiles(`${classSel('mug')} [data-test="upload-input"]`, photos);
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-test="class-count"]`)?.textContent === '2', classSel('mug'), { timeout: 20_000 });
+    assert.equal(await countOf('mug'), 2);
+    await page.click(`${classSel('mug')} [data-test="samples-toggle"]`);
+    await page.locator(`${classSel('mug')} [data-test="sample"]`).nth(1).waitFor();
+    await page.click(`${classSel('mug')} [data-test="sample-delete"]`);
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-test="class-count"]`)?.textContent === '1', classSel('mug'), { timeout: 10_000 });
+    assert.equal(await page.locator(`${classSel('mug')} [data-test="sample"]`).count(), 1);
+
+    // Rename, then delete after the confirmation.
+    await page.click(`${classSel('mug')} [data-test="rename"]`);
+    await page.fill(`${classSel('mug')} [data-test="rename-input"]`, 'cup');
+    await page.click(`${classSel('mug')} [data-test="rename-save"]`);
+    await page.locator(`${classSel('cup')} [data-test="class-count"]`).waitFor({ timeout: 10_000 });
+    assert.equal(await countOf('cup'), 1);
+    assert.equal(await countOf('mug'), undefined);
+    page.once('dialog', (d) => void d.accept());
+    await page.click(`${classSel('cup')} [data-test="delete-class"]`);
+    await page.locator(classSel('cup')).waitFor({ state: 'detached', timeout: 10_000 });
+    assert.deepEqual((await apiJson<Classes>('/api/classes')).classes.map((c) => c.label), [A, B]);
+
+    // Roll back to the stock classifier (the version before the trained one), then activate it again.
+    await page.click('[data-test="rollback"]');
+    await page.locator('[data-test="model"][data-id="stock"][data-active="true"]').waitFor({ timeout: 60_000 });
+    assert.equal((await apiJson<{ active: string }>('/api/models')).active, 'stock');
+    await page.waitForFunction(() => document.querySelector('[data-test="active-model"]')?.textContent === 'stock', null, { timeout: 30_000 });
+    await page.click(`[data-test="model"][data-id="${modelId}"] [data-test="activate"]`);
+    await page.locator(`[data-test="model"][data-id="${modelId}"][data-active="true"]`).waitFor({ timeout: 60_000 });
+
+    // The download link serves the TFLite file (a FlatBuffer with file identifier TFL3 at byte 4).
+    const href = (await page.getAttribute(`[data-test="model"][data-id="${modelId}"] [data-test="download"][href$="/model.tflite"]`, 'href'))!;
+    const res = await fetch(server!.url + href);
+    assert.equal(res.status, 200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    assert.equal(bytes.subarray(4, 8).toString('latin1'), 'TFL3');
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(toasts, []);
   });
