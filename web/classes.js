@@ -11,6 +11,8 @@ export let classes = [];
 let cameraKind = 'none';
 /** Labels whose sample grid is open, kept open across re-renders. */
 const open = new Set();
+/** What the list shows now (classes, counts, thumbnails, open grids, camera kind). */
+let shown = '';
 
 /** Fetches /api/classes and redraws; tells listeners through the 'classes' event on document. */
 export async function loadClasses() {
@@ -41,6 +43,10 @@ export function initClasses() {
 }
 
 function render() {
+  // Redraw only on a change: a redraw between a finger's down and up would swallow the tap.
+  const key = JSON.stringify([cameraKind, classes, [...open]]);
+  if (key === shown) return;
+  shown = key;
   const list = byTest('class-list');
   byTest('class-empty').hidden = classes.length > 0;
   list.replaceChildren(...classes.map(card));

@@ -7,6 +7,8 @@ import { byTest, h, pct } from './dom.js';
 const DOWNLOADS = ['model.tflite', 'model_edgetpu.tflite', 'labels.txt', 'metadata.json'];
 
 let models = [];
+/** What the list shows now: redrawing an unchanged list would only risk swallowing a tap. */
+let shown = '';
 
 /** Fetches /api/models and redraws. */
 export async function loadModels() {
@@ -51,6 +53,9 @@ function classesText(labels) {
 }
 
 function render() {
+  const key = JSON.stringify(models);
+  if (key === shown) return;
+  shown = key;
   const prev = previous();
   const rb = byTest('rollback');
   rb.disabled = !prev;

@@ -6,6 +6,8 @@ import { byTest, h, pct } from './dom.js';
 
 let items = [];
 let threshold = null;
+/** What the list shows now: redrawing an unchanged list would only risk swallowing a tap. */
+let shown = '';
 
 /** Fetches /api/review and redraws. */
 export async function loadReview() {
@@ -20,6 +22,9 @@ export function initReview() {
 }
 
 function render() {
+  const key = JSON.stringify([threshold, items.map((i) => i.id), classes.map((c) => c.label)]);
+  if (key === shown) return;
+  shown = key;
   byTest('review-threshold').textContent = typeof threshold === 'number' ? `frames under ${pct(threshold)} confidence` : '';
   byTest('review-empty').hidden = items.length > 0;
   byTest('review-list').replaceChildren(...items.map((it) => {

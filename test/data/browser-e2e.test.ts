@@ -20,7 +20,7 @@ import { MODELS_DIR, ROOT, shared, tmpDir } from '../helpers';
  * project compiles without the DOM library so that Node code cannot use browser globals by mistake.
  */
 interface PageElement { textContent: string | null; hidden?: boolean; complete?: boolean; naturalWidth?: number }
-declare const document: { querySelector(selector: string): PageElement | null };
+declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): { length: number } };
 
 const CHROMIUM = process.env.EDGETUNE_CHROMIUM ?? '/usr/bin/chromium';
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
@@ -150,7 +150,8 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     page.on('console', (m) => {
       if (m.type() === 'warning' && m.text().startsWith(TOAST)) toasts.push(m.text().slice(TOAST.length));
     });
-    await page.goto(server!.url);
+    // Not 'load': the page keeps event streams open, and readiness is its own data-ready flag.
+    await page.goto(server!.url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
     // The browser camera is running when the first frame came back classified.
     await page.locator('[data-test="topk-label"]').first().waitFor({ timeout: 60_000 });
@@ -327,7 +328,7 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
       (await apiJson<Classes>('/api/classes')).classes.find((c) => c.label === label)?.count;
 
     // Review: the live loop keeps frames the model was unsure of; one tap files one under A.
-    await page.click('[data-test="review-refresh"]');
+    await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === '/api/review'), page.click('[data-test="review-refresh"]')]);
     const item = page.locator('[data-test="review-item"]').first();
     await item.waitFor({ timeout: 30_000 });
     const id = (await item.getAttribute('data-id'))!;
@@ -349,8 +350,10 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     await page.click(`${classSel('mug')} [data-test="samples-toggle"]`);
     await page.locator(`${classSel('mug')} [data-test="sample"]`).nth(1).waitFor();
     await page.click(`${classSel('mug')} [data-test="sample-delete"]`);
-    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-test="class-count"]`)?.textContent === '1', classSel('mug'), { timeout: 10_000 });
-    assert.equal(await page.locator(`${classSel('mug')} [data-test="sample"]`).count(), 1);
+    // The count drops at once; the grid is fetched again after it.
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-test="class-count"]`)?.textContent === '1' &&
+      document.querySelectorAll(`${sel} [data-test="sample"]`).length === 1, classSel('mug'), { timeout: 10_000 });
+    assert.equal(await countOf('mug'), 1);
 
     // Rename, then delete after the confirmation.
     await page.click(`${classSel('mug')} [data-test="rename"]`);
@@ -378,6 +381,25 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     assert.equal(res.status, 200);
     const bytes = Buffer.from(await res.arrayBuffer());
     assert.equal(bytes.subarray(4, 8).toString('latin1'), 'TFL3');
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(toasts, []);
+  });
+
+  it('cancels a training from the page; the active model stays', async function () {
+    await page.fill('[data-test="opt-base"]', 'mobilenet_v1_0.25_128');
+    // Long enough that only Cancel can end it: 10000 epochs, early stopping never.
+    await page.fill('[data-test="opt-epochs"]', '10000');
+    if (!(await page.isVisible('[data-test="opt-patience"]'))) await page.click('[data-test="train-more-toggle"]');
+    await page.fill('[data-test="opt-patience"]', '10000');
+    await page.fill('[data-test="opt-heads"]', '1');
+    await page.click('[data-test="train-start"]');
+    await page.locator('[data-test="train-state"][data-state="running"]').waitFor({ timeout: 30_000 });
+    await page.click('[data-test="train-cancel"]');
+    await page.locator('[data-test="train-state"][data-state="cancelled"]').waitFor({ timeout: 60_000 });
+    const { job } = await apiJson<{ job: { state: string } }>('/api/train');
+    assert.equal(job.state, 'cancelled');
+    assert.equal((await apiJson<{ active: string }>('/api/models')).active, modelId);
+    assert.equal(await page.isEnabled('[data-test="train-start"]'), true);
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(toasts, []);
   });
