@@ -25,13 +25,13 @@ export interface ChildSourceOptions {
   command: Tool;
   /** What the child reads, for messages: "/dev/video0", "clip.mp4", "camera 0". */
   what: string;
-  /** Arguments of the first run. */
-  args: string[];
+  /** Arguments of the next run (called at every start). */
+  args: () => string[];
   /**
-   * Called when a run ends without frames; returning other arguments starts them at once (and
-   * keeps them for later restarts), e.g. ffmpeg re-encoding when the device has no MJPEG mode.
+   * Called when a run ends (not by close); returning a note (logged) starts the next run at once
+   * instead of after the backoff delay, e.g. ffmpeg re-encoding when a device has no MJPEG mode.
    */
-  fallback?: (end: RunEnd) => { args: string[]; note: string } | null;
+  retryNow?: (end: RunEnd) => string | null;
   /** Restart after the child dies (devices: a USB camera replugged); else stay in 'error'. */
   restart: boolean;
   /** Restart delays (ms): `initialMs` doubling up to `maxMs`; back to `initialMs` after a run that delivered frames. Default 1000 / 30000. */
@@ -73,13 +73,11 @@ const STDERR_LINES = 20;
 export function startChildSource(opts: ChildSourceOptions): ChildSource {
   const { core, command, what, log } = opts;
   const backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30000 };
-  let args = opts.args;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let restartTimer: NodeJS.Timeout | undefined;
   let delay = backoff.initialMs;
   let closing: Promise<void> | undefined;
-  let fellBack = false;
 
   function run(): void {
     restartTimer = undefined;
@@ -95,7 +93,7 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
       },
       { maxFrameBytes: opts.maxFrameBytes, source: `${command} ${what}` },
     );
-    const c = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(command, opts.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     if (c.pid !== undefined) track(c);
     let ended = false;
@@ -125,24 +123,22 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
       resolveExited();
       if (closing) return;
       if (partial.trim()) stderr.push(partial.trim());
-      let lastLine = stderr[stderr.length - 1] ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
-      if (spawnError) {
-        lastLine = spawnError.code === 'ENOENT'
-          ? `${command} is not installed (not found on PATH): ${TOOLS[command]}`
-          : `cannot run ${command}: ${spawnError.message.split('\n')[0]}`;
-      }
+      const said = stderr[stderr.length - 1] ?? '';
+      const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+      const lastLine = said || how;
       const info: RunEnd = { frames, lastLine, code, signal, ms: Date.now() - started };
-      const alt = !spawnError && frames === 0 && !fellBack && opts.fallback ? opts.fallback(info) : null;
-      if (alt) {
-        fellBack = true;
-        args = alt.args;
-        log(`camera ${core.spec}: ${alt.note} (${command} said: ${lastLine})`);
+      const note = !spawnError && opts.retryNow ? opts.retryNow(info) : null;
+      if (note) {
+        log(`camera ${core.spec}: ${note} (${command}: ${lastLine})`);
         core.setState('starting');
         run();
         return;
       }
-      const how = spawnError ? '' : signal ? ` (killed by ${signal})` : ` (exit code ${code})`;
-      const message = spawnError ? lastLine : `${command} stopped reading ${what}${how}: ${lastLine}`;
+      const message = !spawnError
+        ? `${command} stopped reading ${what} (${how})${said ? `: ${said}` : ''}`
+        : spawnError.code === 'ENOENT'
+          ? `${command} is not installed (not found on PATH): ${TOOLS[command]}`
+          : `cannot run ${command}: ${spawnError.message.split('\n')[0]}`;
       if (frames > 0) delay = backoff.initialMs;
       if (opts.restart && !spawnError) {
         core.fail(`${message}; restarting in ${Math.round(delay / 100) / 10} s`);

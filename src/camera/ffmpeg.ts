@@ -48,9 +48,10 @@ export interface FfmpegSourceOptions extends SourceOptions {
 }
 
 /**
- * A V4L2 device through ffmpeg, MJPEG passed through; when the first run delivers no frame (the
- * camera has no MJPEG mode at that size), one retry re-encodes. When ffmpeg dies (USB camera
- * unplugged), status 'error' with its last stderr line and a restart with backoff.
+ * A V4L2 device through ffmpeg, MJPEG passed through. When a pass-through run ends without a
+ * frame (the camera has no MJPEG mode at that size), ffmpeg is started again at once, encoding
+ * the camera's raw format; that mode is kept once it delivers frames. When ffmpeg dies (USB
+ * camera unplugged), status 'error' with its last stderr line and a restart with backoff.
  * Resolves at once (state 'starting'); frames follow.
  * @param spec the `--camera` value, for status and messages.
  * @throws EdgeTuneError UNSUPPORTED when ffmpeg is not installed; NOT_FOUND when `device` does not
@@ -60,15 +61,25 @@ export function openV4l2Camera(device: string, spec: string, opts: FfmpegSourceO
   requireTool('ffmpeg', `--camera ${spec}`);
   requireDevice(device);
   const core = createCameraCore('v4l2', spec, opts.log);
+  let mode: 'copy' | 'encode' = 'copy';
+  let encodeWorked = false;
   const source = startChildSource({
     core,
     command: 'ffmpeg',
     what: device,
-    args: v4l2Args(device, opts.width, opts.height, opts.fps, 'copy'),
-    fallback: () => ({
-      args: v4l2Args(device, opts.width, opts.height, opts.fps, 'encode'),
-      note: `no MJPEG frames from ${device} at ${opts.width}x${opts.height}; trying its raw format, encoded by ffmpeg`,
-    }),
+    args: () => v4l2Args(device, opts.width, opts.height, opts.fps, mode),
+    retryNow: (end) => {
+      if (end.frames > 0) {
+        if (mode === 'encode') encodeWorked = true;
+        return null;
+      }
+      if (mode === 'copy') {
+        mode = 'encode';
+        return `no MJPEG frames from ${device} at ${opts.width}x${opts.height}; trying its raw format, encoded by ffmpeg`;
+      }
+      if (!encodeWorked) mode = 'copy'; // neither worked (unplugged, busy): the next restart tries both again
+      return null;
+    },
     restart: true,
     backoff: opts.backoff,
     log: opts.log,
@@ -96,7 +107,7 @@ export function openVideoFileCamera(file: string, spec: string, opts: SourceOpti
     core,
     command: 'ffmpeg',
     what: file,
-    args: videoFileArgs(file, opts.width, opts.height, opts.fps),
+    args: () => videoFileArgs(file, opts.width, opts.height, opts.fps),
     restart: false,
     log: opts.log,
   });

@@ -59,7 +59,7 @@ export async function openRpicamCamera(index: number, spec: string, opts: Source
     core,
     command: 'rpicam-vid',
     what: `camera ${index}`,
-    args: rpicamArgs(index, opts.width, opts.height, opts.fps),
+    args: () => rpicamArgs(index, opts.width, opts.height, opts.fps),
     restart: true,
     backoff: opts.backoff,
     log: opts.log,
