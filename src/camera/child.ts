@@ -78,6 +78,7 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
   let restartTimer: NodeJS.Timeout | undefined;
   let delay = backoff.initialMs;
   let closing: Promise<void> | undefined;
+  let lastFailure = ''; // a device that keeps failing the same way is logged once, not every restart
 
   function run(): void {
     restartTimer = undefined;
@@ -89,6 +90,7 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
     const splitter = createMjpegSplitter(
       (jpeg) => {
         frames++;
+        if (frames === 1 && lastFailure) log(`camera ${core.spec}: ${command} delivers frames again`);
         core.publish(jpeg);
       },
       { maxFrameBytes: opts.maxFrameBytes, source: `${command} ${what}` },
@@ -139,10 +141,14 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
         : spawnError.code === 'ENOENT'
           ? `${command} is not installed (not found on PATH): ${TOOLS[command]}`
           : `cannot run ${command}: ${spawnError.message.split('\n')[0]}`;
-      if (frames > 0) delay = backoff.initialMs;
+      if (frames > 0) {
+        delay = backoff.initialMs;
+        lastFailure = '';
+      }
       if (opts.restart && !spawnError) {
         core.fail(`${message}; restarting in ${Math.round(delay / 100) / 10} s`);
-        log(`camera ${core.spec}: ${message}; restarting in ${Math.round(delay / 100) / 10} s`);
+        if (message !== lastFailure) log(`camera ${core.spec}: ${message}; restarting in ${Math.round(delay / 100) / 10} s`);
+        lastFailure = message;
         restartTimer = setTimeout(() => {
           core.setState('starting');
           run();
