@@ -103,7 +103,11 @@ export function openFolderCamera(dir: string, spec: string, opts: SourceOptions)
       } catch (e) {
         if (!reported.has(file)) {
           reported.add(file);
-          opts.log(`camera ${spec}: skipping ${(e as Error).message.replace(/^cannot read image /, '')}`);
+          // loadImage's errors already name the file; a file removed since the listing does not.
+          const why = e instanceof EdgeTuneError
+            ? e.message.replace(/^cannot read image /, '')
+            : `${file}: ${String((e as Error)?.message ?? e).split('\n')[0]}`;
+          opts.log(`camera ${spec}: skipping ${why}`);
         }
       }
     }

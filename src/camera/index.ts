@@ -10,7 +10,7 @@
  * `mjpeg.ts` splits MJPEG streams into frames; `core.ts` holds the latest-frame rule.
  */
 import * as fs from 'node:fs';
-import { EdgeTuneError } from '../errors';
+import { EdgeTuneError, ioError } from '../errors';
 import type { SourceOptions } from './core';
 import { openBrowserCamera } from './browser';
 import { openV4l2Camera, openVideoFileCamera } from './ffmpeg';
@@ -117,7 +117,12 @@ export async function openCamera(spec: string, opts: CameraOptions = {}): Promis
   const { kind, arg } = parseCameraSpec(spec);
   const s = spec.trim();
   if (kind === 'file') {
-    const st = fs.statSync(arg!, { throwIfNoEntry: false });
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(arg!, { throwIfNoEntry: false });
+    } catch (e) {
+      throw ioError('open camera source', arg!, e);
+    }
     if (!st) throw new EdgeTuneError('NOT_FOUND', `--camera ${s}: ${arg} does not exist: give a folder of images or a video file`);
     if (st.isDirectory()) return openFolderCamera(arg!, s, resolveOptions(opts, true));
     return openVideoFileCamera(arg!, s, resolveOptions(opts, false));
