@@ -106,13 +106,13 @@ export function startChildSource(opts: ChildSourceOptions): ChildSource {
       try {
         splitter.push(chunk);
       } catch (e) {
-        log(String((e as Error).message));
+        log(`camera ${core.spec}: ${(e as Error).message}`);
       }
     });
     c.stderr!.setEncoding('utf8');
     c.stderr!.on('data', (text: string) => {
       const lines = (partial + text).split(/\r?\n|\r/);
-      partial = lines.pop() ?? '';
+      partial = (lines.pop() ?? '').slice(-4096); // a line without an end stays bounded
       for (const l of lines) if (l.trim()) stderr.push(l.trim());
       if (stderr.length > STDERR_LINES) stderr.splice(0, stderr.length - STDERR_LINES);
     });
