@@ -218,3 +218,65 @@ describe('serve survives kill -9 during training', function () {
     assert.deepEqual(m.models.map((x: { id: string }) => x.id), ['v1', 'stock']);
   });
 });
+
+describe('serve with a camera (file: source replaying real photos)', function () {
+  this.timeout(5 * 60 * 1000);
+  let s: RunningServer;
+
+  before(async () => {
+    const frames = path.join(tmpDir(), 'frames');
+    fs.mkdirSync(frames);
+    for (const p of photos('5', 0, 3)) fs.copyFileSync(p, path.join(frames, path.basename(p)));
+    s = await startServer({ port: 0, camera: `file:${frames}`, data: path.join(tmpDir(), 'data'), modelsDir: MODELS_DIR, cores: 2, reviewBelow: 1, log: () => undefined });
+  });
+  after(() => s?.close());
+
+  it('streams MJPEG, classifies the latest frame live, and captures frames into a class', async () => {
+    // Two whole JPEG parts of the multipart stream.
+    const ac = new AbortController();
+    const res = await fetch(`${s.url}/stream.mjpg`, { signal: ac.signal });
+    assert.match(res.headers.get('content-type') ?? '', /^multipart\/x-mixed-replace; boundary=/);
+    const reader = res.body!.getReader();
+    let buf = Buffer.alloc(0);
+    while ((buf.toString('latin1').match(/--edgetuneframe/g) ?? []).length < 3) buf = Buffer.concat([buf, Buffer.from((await reader.read()).value!)]);
+    ac.abort();
+    const part = buf.toString('latin1').split('--edgetuneframe')[1];
+    const len = Number(/Content-Length: (\d+)/.exec(part)![1]);
+    const body = Buffer.from(part.slice(part.indexOf('\r\n\r\n') + 4), 'latin1').subarray(0, len);
+    assert.deepEqual([...body.subarray(0, 2)], [0xff, 0xd8]);
+    assert.deepEqual([...body.subarray(len - 2)], [0xff, 0xd9]);
+
+    const live = await readEvents(`${s.url}/api/live/events`, (_t, d) => d.frame > 2, 60000);
+    const last = live.at(-1)!.data;
+    assert.equal(last.modelId, 'stock');
+    assert.equal(last.predictions.length, 5);
+    assert.ok(last.latencyMs >= last.ms);
+
+    await fetch(`${s.url}/api/classes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'hand' }) });
+    const r = await fetch(`${s.url}/api/classes/hand/samples`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fromCamera: true, count: 3 }) });
+    assert.equal(r.status, 201);
+    const added = (await r.json() as any).added;
+    assert.equal(added.length, 3);
+    for (const a of added) assert.match(a.file, /\.jpg$/);
+    // Three captures are three different frames.
+    const bytes = await Promise.all(added.map(async (a: { id: string }) => Buffer.from(await (await fetch(`${s.url}/api/samples/${a.id}/image`)).arrayBuffer()).toString('base64')));
+    assert.equal(new Set(bytes).size, 3);
+  });
+
+  it('keeps frames a trained model is unsure about for review (never for the stock classifier)', async () => {
+    assert.deepEqual((await (await fetch(`${s.url}/api/review`)).json() as any).items, []);
+    await fetch(`${s.url}/api/classes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'other' }) });
+    await fetch(`${s.url}/api/classes/other/samples`, { method: 'POST', body: form(photos('0', 0, 3)) });
+    await fetch(`${s.url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(FAST) });
+    await readEvents(`${s.url}/api/train/events`, (t) => t === 'done' || t === 'failed', 4 * 60 * 1000);
+    // --review-below 1 here: every frame of the trained model counts as unsure (at most one per 2 s).
+    let items: any[] = [];
+    for (let i = 0; i < 50 && items.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      items = (await (await fetch(`${s.url}/api/review`)).json() as any).items;
+    }
+    assert.ok(items.length >= 1);
+    assert.equal(items[0].modelId, 'v1');
+    assert.deepEqual(items[0].predictions.map((p: { label: string }) => p.label).sort(), ['hand', 'other']);
+  });
+});

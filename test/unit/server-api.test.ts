@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { spawnSync } from 'node:child_process';
 import { startServer, type RunningServer } from '../../src/server';
 import { addReview } from '../../src/server/review';
 import { sampleId } from '../../src/server/store';
@@ -257,6 +258,26 @@ describe('serve access token', function () {
         /too short/);
     } finally {
       if (saved !== undefined) process.env.EDGETUNE_TOKEN = saved;
+    }
+  });
+});
+
+describe('edgetune serve (command line)', function () {
+  this.timeout(30000);
+  const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'index.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--data', path.join(tmpDir(), 'd'), ...args], { encoding: 'utf8', env: { ...process.env, EDGETUNE_TOKEN: '' } });
+
+  it('refuses bad starts with one line and exit code 1', () => {
+    for (const [args, msg] of [
+      [['--host', '0.0.0.0'], /^edgetune: refusing to listen on 0\.0\.0\.0 without an access token: pass --token T/],
+      [['--camera', 'v4l2:/dev/video97'], /^edgetune: .*\/dev\/video97/],
+      [['--camera', 'nonsense'], /^edgetune: .*auto, none, browser/],
+      [['--review-below', '2'], /^edgetune: .*--review-below must be a score from 0 to 1/],
+    ] as const) {
+      const r = run(...args);
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
   });
 });
