@@ -200,7 +200,7 @@ export function buildCli(): Command {
     });
   });
   program.command('serve')
-    .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: docs/api.md)')
+    .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: see the README)')
     .option('--port <n>', 'TCP port (0 = any free port)', int('--port', 0), 8080)
     .option('--host <address>', 'address to listen on; any address but loopback needs --token', '127.0.0.1')
     .option('--camera <spec>', `camera: ${CAMERA_SPEC_GRAMMAR} (browser = the page's own camera)`, 'auto')
