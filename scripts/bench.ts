@@ -6,13 +6,16 @@
  *      on pre-decoded inputs (target ≥ 0.85×);
  *   2. latency of the exported model (base + grafted head) vs the base alone (target ≤ 1.10×);
  *   3. end-to-end train + export time on the shared object set with the defaults;
- *   4. peak RSS of a training run on 1,000 images (target ≤ 400 MB), in a child process.
+ *   4. peak RSS of a training run on 1,000 images (target ≤ 400 MB), in a child process;
+ *   5. `edgetune serve`: live preview rate and latency, retrain after 10 new photos, 20
+ *      train/activate cycles with RSS and tensors (scripts/bench-serve.ts).
  *
  * Reads ../shared/datasets and the installed bases (`edgetune models fetch`). Everything it writes
  * goes under one temporary folder, removed at the end, on failure and on Ctrl-C / SIGTERM.
  *
  *   npm run bench                       all of the above
  *   npm run bench -- --embed            only thread scaling and (1)
+ *   npm run bench -- --serve            only (5)
  *   npm run bench -- --embed-variants   (1) for each decode lookahead × sharp thread count, side by side
  */
 import * as fs from 'node:fs';
@@ -26,6 +29,7 @@ import { preprocess } from '../src/image';
 import { scanDataset, type Sample } from '../src/dataset';
 import { presetParams } from '../src/augment';
 import { openModel, defaultThreads, type Session } from '../src/runtime';
+import { benchServe } from './bench-serve';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -223,6 +227,10 @@ async function main(tmp: string): Promise<void> {
   console.log(`EdgeTune benchmark: ${os.cpus().length} cores (${cpuName()}), ${os.arch()}, node ${process.version}, ` +
     `${defaultThreads()} interpreter thread(s), sharp ${sharp.concurrency()} thread(s) per image`);
   console.log(`${'measure'.padEnd(52)} ${'value'.padEnd(30)} ${'target'.padEnd(12)}`);
+  if (args.includes('--serve')) {
+    await benchServe(tmp, SHARED, MODELS, row);
+    return;
+  }
   const ds = scanDataset(OBJECTS);
   const samples = ds.samples.filter((_, i) => i % 8 === 0);
   if (args.includes('--embed-variants')) {
@@ -252,6 +260,8 @@ async function main(tmp: string): Promise<void> {
   const { maxRssKiB, images } = JSON.parse((await child(['--child-train', big, path.join(tmp, 'thousand-model')])).trim().split('\n').pop()!);
   const mb = maxRssKiB / 1024;
   row(`peak RSS: train + export on ${images} images`, `${mb.toFixed(0)} MB`, '≤ 400 MB', mb <= 400);
+
+  await benchServe(tmp, SHARED, MODELS, row);
 }
 
 // The child writes only where the parent tells it; the parent owns one temporary folder for the

@@ -1,4 +1,4 @@
-// The page's only way to the server: the JSON API of docs/api.md. Errors become ApiError with the
+// The page's only way to the server: the JSON API (README, "JSON API"). Errors become ApiError with the
 // API's one-line `error` and `code`; the caller shows them with `toast` (never swallowed).
 import { h } from './dom.js';
 

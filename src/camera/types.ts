@@ -48,6 +48,23 @@ export interface Camera {
   /** 'browser' only: a frame the page posted (JPEG bytes). Other kinds do not have it. */
   push?(jpeg: Buffer): Frame;
   status(): CameraStatus;
+  /**
+   * Sources run by a child process (v4l2, rpicam, a video file): the running child's pid, or
+   * undefined between restarts and after close. Other kinds do not have it.
+   */
+  pid?(): number | undefined;
   /** Stops the source (kills its child process) and resolves when it is gone. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Options of `openCamera`. */
+export interface CameraOptions {
+  /** Frame width in pixels (default 640). Devices are asked for it; file sources fit frames inside width × height. */
+  width?: number;
+  /** Frame height in pixels (default 480). */
+  height?: number;
+  /** Frames per second (default 15 for devices and videos, 5 for file:DIR). */
+  fps?: number;
+  /** Receives one line per notable event: which source `auto` tried and chose, restarts, skipped files. */
+  log?: (line: string) => void;
 }

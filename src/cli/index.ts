@@ -11,6 +11,7 @@ import { parseFit } from '../image';
 import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
 import type { RunOptions } from '../pipeline/train';
 import { terminalReporter } from './terminal';
+import { CAMERA_SPEC_GRAMMAR } from '../camera';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -199,10 +200,10 @@ export function buildCli(): Command {
     });
   });
   program.command('serve')
-    .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: docs/api.md)')
+    .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: see the README)')
     .option('--port <n>', 'TCP port (0 = any free port)', int('--port', 0), 8080)
     .option('--host <address>', 'address to listen on; any address but loopback needs --token', '127.0.0.1')
-    .option('--camera <spec>', 'auto, none, browser (the page\'s camera), v4l2:/dev/videoN, rpicam, webcam, file:DIR, file:VIDEO', 'auto')
+    .option('--camera <spec>', `camera: ${CAMERA_SPEC_GRAMMAR} (browser = the page's own camera)`, 'auto')
     .option('--data <dir>', 'data folder: the dataset (folder per class), model versions, review list', 'edgetune-data')
     .option('--models <dir>', 'where the pretrained bases are installed (same as --models-dir)')
     .option('--token <token>', 'access token every API call and the stream need (env EDGETUNE_TOKEN)')

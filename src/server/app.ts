@@ -1,7 +1,7 @@
 /**
  * The express app: thin routes over the server's services (store, versions, inference, trainer,
  * camera, live loop). Every route answers JSON; every error is `{error, code}` with the status of
- * `HTTP_STATUS`. The table of routes is docs/api.md (and the README).
+ * `HTTP_STATUS`. The table of routes is in the README (section 'Web UI: edgetune serve').
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -302,7 +302,7 @@ export function createApp(ctx: AppContext): express.Express {
   });
 
   app.use('/api', (req) => {
-    throw fail('NOT_FOUND', `no API route ${req.method} ${req.originalUrl.split('?')[0].slice(0, 100)}: see docs/api.md`);
+    throw fail('NOT_FOUND', `no API route ${req.method} ${req.originalUrl.split('?')[0].slice(0, 100)}: see the API table in the README`);
   });
 
   // --- the page ---

@@ -5,6 +5,7 @@
  * AbortSignal. The worker exits when the run ends.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
 import { train } from '../pipeline/train';
 import { errorCode } from '../errors';
 import type { TrainOptionsInput } from '../options';
@@ -38,6 +39,7 @@ const reporter: Reporter = {
 train(data.dataset, data.out, {
   ...data.options, modelsDir: data.modelsDir, cacheDir: data.cacheDir, threads: data.threads, reporter, signal: controller.signal,
 }).then(
-  (r) => port.postMessage({ type: 'done', estimate: r.metadata.metrics.estimate?.accuracy ?? null }),
+  // tensors: what the run left allocated in TensorFlow.js (0 when nothing leaks), for the bench.
+  (r) => port.postMessage({ type: 'done', estimate: r.metadata.metrics.estimate?.accuracy ?? null, tensors: tf.memory().numTensors }),
   (e: Error) => port.postMessage({ type: 'failed', error: e.message, code: errorCode(e) ?? 'IO' }),
 ).finally(() => port.close());

@@ -35,6 +35,8 @@ export interface TrainJob {
   code?: ErrorCode;
   /** The latest progress event. */
   last?: ProgressEvent;
+  /** TensorFlow.js tensors still allocated in the worker when the run ended (a leak check). */
+  tensors?: number;
 }
 
 /** Options of `createTrainer`. */
@@ -114,13 +116,14 @@ export function createTrainer(opts: TrainerOptions): Trainer {
         void w.terminate();
       };
       w.on('message', (m: { type: 'progress'; event: ProgressEvent } | { type: 'log'; level: 'info' | 'warn'; message: string }
-        | { type: 'done'; estimate: number | null } | { type: 'failed'; error: string; code: ErrorCode }) => {
+        | { type: 'done'; estimate: number | null; tensors: number } | { type: 'failed'; error: string; code: ErrorCode }) => {
         if (m.type === 'progress') {
           j.last = m.event;
           emit({ type: 'progress', jobId: id, ...m.event });
         } else if (m.type === 'log') {
           emit({ type: 'log', jobId: id, level: m.level, message: m.message });
         } else if (m.type === 'done') {
+          j.tensors = m.tensors;
           opts.onVersion(modelId).then(
             () => {
               finish('done');
