@@ -25,7 +25,7 @@ export function renderTopK(p) {
   list.replaceChildren(
     ...preds.map((q, i) =>
       h('li', { class: i === 0 ? 'top' : '', test: 'topk-item', dataset: { label: q.label } },
-        h('span', { class: 'label', test: i === 0 ? 'topk-label' : 'topk-other', text: q.label }),
+        h('span', { class: 'label', test: i === 0 ? 'topk-label' : 'topk-other', text: q.label, title: q.label }),
         h('span', { class: 'bar' }, barFill(q.score)),
         h('span', { class: 'score', text: pct(q.score) }))));
   byTest('active-model').textContent = p.modelId ?? '–';
