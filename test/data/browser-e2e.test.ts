@@ -309,7 +309,7 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     await launch(A);
     await waitForPreview(A);
     // Most of the video's photos were never captured: naming them is the model generalising, not
-    // recalling. Chance is 1/2; over 9 runs: 75–100% for cardboard, 81–100% for glass.
+    // recalling. Chance is 1/2; measured over about ten runs: 75–100% for cardboard, 81–100% for glass.
     const shareA = await shareOfLoop(A);
     assert.ok(shareA >= MIN_SHARE, `${A} was top-1 in only ${(shareA * 100).toFixed(0)}% of one loop of its video`);
     await page.screenshot({ path: path.join(ARTIFACTS, `serve-2-preview-${A}.png`) });
