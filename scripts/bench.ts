@@ -275,6 +275,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => { cleanup(); process.exit(sig === 'SIGINT' ? 130 : 143); });
 }
 main(TMP).catch((e) => {
-  console.error(`bench: ${(e as Error).message}`);
+  const cause = (e as Error).cause as Error | undefined;
+  console.error(`bench: ${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+  if (process.env.EDGETUNE_DEBUG) console.error((e as Error).stack);
   process.exitCode = 1;
 }).finally(cleanup);

@@ -221,6 +221,15 @@ export interface Predictor {
    * @returns never rejects for an unreadable image: the record then carries `error` instead.
    */
   predict(source: string | Uint8Array, top?: number): Promise<ImagePrediction>;
+  /**
+   * Classifies one already preprocessed input (what `preprocessImage(source, inputSize, fit)`
+   * returns), for callers that decode elsewhere, e.g. on another thread while this one infers.
+   * @param pixels Uint8Array [inputSize*inputSize*3], HWC RGB uint8.
+   * @param top classes to return (top-k), default 5.
+   * @returns top-k (score = probability 0..1) and the interpreter time, ms.
+   * @throws EdgeTuneError BAD_IMAGE when `pixels` has the wrong length.
+   */
+  classify(pixels: Uint8Array, top?: number): { predictions: { label: string; score: number }[]; ms: number };
   /** Releases the interpreter; later `predict` calls fail. */
   close(): void;
 }
@@ -253,7 +262,18 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
   }
   files.warnings.forEach((w) => (opts.reporter ?? silentReporter).warn(w));
   const size = session.input.shape[1];
+  const classify = (pixels: Uint8Array, top = 5) => {
+    if (pixels.length !== session.inputBuffer.length) {
+      throw fail('BAD_IMAGE', `input has ${pixels.length} bytes; ${files.modelPath} takes ${size}×${size}×3 = ${session.inputBuffer.length}`);
+    }
+    session.inputBuffer.set(pixels);
+    const t0 = performance.now();
+    const probs = session.run();
+    const ms = Math.round((performance.now() - t0) * 100) / 100;
+    return { predictions: topK(probs, top, labels).map((p) => ({ label: p.label ?? String(p.index), score: p.score })), ms };
+  };
   return {
+    classify,
     labels,
     files,
     fit,
@@ -267,11 +287,7 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
       } catch (e) {
         return { file, predictions: [], ms: 0, error: (e as Error).message };
       }
-      session.inputBuffer.set(img.pixels);
-      const t0 = performance.now();
-      const probs = session.run();
-      const ms = Math.round((performance.now() - t0) * 100) / 100;
-      const predictions = topK(probs, top, labels).map((p) => ({ label: p.label ?? String(p.index), score: p.score }));
+      const { predictions, ms } = classify(img.pixels, top);
       // A tiny photo still gets an answer, but one not to trust: say so.
       const small = tooSmallReason(img.width, img.height);
       return small ? { file, predictions, ms, warning: `${file} is ${small}: the prediction is unreliable` } : { file, predictions, ms };

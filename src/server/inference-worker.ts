@@ -4,8 +4,8 @@
  * model; a model swap starts a new worker and terminates the old one, which releases its interpreter
  * deterministically (worker teardown), not whenever the garbage collector runs.
  *
- * Messages in: {type:'open', model?, modelsDir, threads, device} once, then {type:'predict', id,
- * bytes, top}. Messages out: {type:'opened', …} | {type:'result', id, …} | {type:'error', id?, …}.
+ * Started with the model to open (workerData); messages in: {type:'classify', id, pixels, top}
+ * (an input preprocessed by the caller), {type:'predict', id, bytes, top} (an encoded image), {type:'close'}. Messages out: {type:'opened', …} | {type:'result', id, …} | {type:'error', id?, …}.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPredictor, type Predictor } from '../pipeline/predict';
@@ -35,7 +35,7 @@ try {
   port.postMessage({ type: 'error', error: (e as Error).message, code: errorCode(e) ?? 'BAD_MODEL' });
 }
 
-port.on('message', (m: { type: 'predict'; id: number; bytes: Uint8Array; top: number } | { type: 'close' }) => {
+port.on('message', (m: { type: 'predict'; id: number; bytes: Uint8Array; top: number } | { type: 'classify'; id: number; pixels: Uint8Array; top: number } | { type: 'close' }) => {
   if (m.type === 'close') {
     predictor?.close();
     predictor = null;
@@ -44,6 +44,15 @@ port.on('message', (m: { type: 'predict'; id: number; bytes: Uint8Array; top: nu
   }
   if (!predictor) {
     port.postMessage({ type: 'error', id: m.id, error: 'no model is open', code: 'UNAVAILABLE' });
+    return;
+  }
+  if (m.type === 'classify') {
+    try {
+      const r = predictor.classify(m.pixels, m.top);
+      port.postMessage({ type: 'result', id: m.id, predictions: r.predictions, ms: r.ms });
+    } catch (e) {
+      port.postMessage({ type: 'error', id: m.id, error: (e as Error).message, code: errorCode(e) ?? 'IO' });
+    }
     return;
   }
   predictor.predict(m.bytes, m.top).then(

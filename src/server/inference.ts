@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fail, type ErrorCode } from '../errors';
 import type { Device, DeviceChoice } from '../runtime';
-import type { Fit } from '../image';
+import { preprocessImage, tooSmallReason, type Fit } from '../image';
 import type { InferenceWorkerData } from './inference-worker';
 
 /** The model being served. */
@@ -53,7 +53,8 @@ export interface Inference {
    */
   load(id: string, model: string | undefined): Promise<LoadedModel>;
   /**
-   * Classifies one image (any format EdgeTune reads).
+   * Classifies one image (any format EdgeTune reads), decoded with the same preprocessing as
+   * training (`preprocessImage`, the model's input size and fit) on the calling thread's pool.
    * @param top classes to return (top-k).
    * @throws EdgeTuneError UNAVAILABLE when no model is open, BAD_IMAGE when the image cannot be read.
    */
@@ -151,14 +152,25 @@ export function startInference(opts: InferenceOptions): Inference {
       loading = run.catch(() => undefined);
       return run;
     },
-    predict(bytes, top) {
-      const s = slot;
-      if (!s) return Promise.reject(fail('UNAVAILABLE', 'no model is loaded yet: install the bases with `edgetune models fetch`, or wait for the model to open'));
-      const id = nextId++;
-      return new Promise<LivePrediction>((resolve, reject) => {
-        s.waiting.set(id, { resolve, reject });
-        s.worker.postMessage({ type: 'predict', id, bytes, top });
-      });
+    async predict(bytes, top) {
+      for (let attempt = 0; ; attempt++) {
+        const s = slot;
+        if (!s) throw fail('UNAVAILABLE', 'no model is loaded yet: install the bases with `edgetune models fetch`, or wait for the model to open');
+        // Decode and resize here (sharp works on libuv's pool, not on this thread), so the worker
+        // only infers and the next frame's decode overlaps the current inference.
+        const img = await preprocessImage(bytes, s.model.inputSize, s.model.fit);
+        // A model swap during the decode: decode again for the new model's input.
+        if (slot !== s && attempt === 0) continue;
+        const target = slot ?? s;
+        const small = tooSmallReason(img.width, img.height);
+        const r = await new Promise<LivePrediction>((resolve, reject) => {
+          const id = nextId++;
+          target.waiting.set(id, { resolve, reject });
+          // Copied, not transferred: sharp's output can be an external buffer, which cannot move.
+          target.worker.postMessage({ type: 'classify', id, pixels: img.pixels, top });
+        });
+        return small ? { ...r, warning: `the image is ${small}: the prediction is unreliable` } : r;
+      }
     },
     current: () => slot?.model ?? null,
     pending: () => slot?.waiting.size ?? 0,
