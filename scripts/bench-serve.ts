@@ -17,6 +17,7 @@ import { startServer } from '../src/server';
 import { openCamera } from '../src/camera';
 import { openModel } from '../src/runtime';
 import { stockClassifier } from '../src/models';
+import { readEvents } from '../test/sse';
 
 type Row = (name: string, value: string, target: string, ok: boolean | undefined) => void;
 
@@ -38,38 +39,13 @@ function subset(src: string, dst: string, perClass: number, skip = 0): number {
   return n;
 }
 
-/** Reads SSE events from `url` until `until` is true; returns the last one. */
-async function waitEvent(url: string, until: (type: string, data: any) => boolean, headers: Record<string, string> = {}): Promise<{ type: string; data: any }> {
-  const ac = new AbortController();
-  const res = await fetch(url, { signal: ac.signal, headers });
-  const reader = res.body!.getReader();
-  let buf = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${url} ended`);
-      buf += Buffer.from(value).toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const type = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (type && data !== undefined && until(type, JSON.parse(data))) return { type, data: JSON.parse(data) };
-      }
-    }
-  } finally {
-    ac.abort();
-  }
-}
-
 /** Trains through the API and waits for the end; returns the wall time (s) and the job's end event. */
 async function trainOnce(url: string, options: Record<string, unknown>): Promise<{ seconds: number; end: { type: string; data: any } }> {
   const t0 = performance.now();
   const r = await fetch(`${url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(options) });
   const { jobId, error } = await r.json() as any;
   if (!jobId) throw new Error(`training did not start: ${error}`);
-  const end = await waitEvent(`${url}/api/train/events`, (t, d) => d.jobId === jobId && (t === 'done' || t === 'failed' || t === 'cancelled'));
+  const end = (await readEvents(`${url}/api/train/events`, (t, d) => d.jobId === jobId && (t === 'done' || t === 'failed' || t === 'cancelled'), 60 * 60 * 1000)).at(-1)!;
   if (end.type !== 'done') throw new Error(`training ${end.type}: ${end.data.error ?? ''}`);
   return { seconds: (performance.now() - t0) / 1000, end };
 }
