@@ -24,6 +24,12 @@ import * as path from 'node:path';
 import { EDGETPU_CUSTOM_OP, isEdgeTpuCompiled, Model, readModel, TensorType } from '../tflite';
 import { ioError } from '../errors';
 import { parseLabelsFile } from '../dataset/labels-file';
+import { listEdgeTpus } from './devices';
+
+export {
+  parseDevice, formatDevice, delegateDevice, listEdgeTpus, findDevice, describeDevices, DEVICE_GRAMMAR, CORAL_USB_IDS,
+  type DeviceSpec, type EdgeTpuDevice,
+} from './devices';
 
 /** Where a session runs. */
 export type Device = 'cpu' | 'edgetpu';
@@ -144,8 +150,6 @@ export interface EdgeTpuProbe {
   device: boolean | 'unknown';
 }
 
-const CORAL_USB_IDS = new Set(['1a6e:089a', '18d1:9302']);
-
 /**
  * Checks, without creating an interpreter, whether an Edge TPU can be used here.
  * Why a probe: tfjs-tflite-node 0.0.2 frees the model and options when interpreter creation
@@ -166,27 +170,8 @@ export function probeEdgeTpu(): EdgeTpuProbe {
     else libraryError = firstLine(msg);
   }
 
-  let device: boolean | 'unknown' = false;
-  try {
-    if (fs.readdirSync('/dev').some((n) => /^apex_\d+$/.test(n))) device = true;
-  } catch {
-    // No /dev listing: fall through to USB.
-  }
-  if (!device) {
-    const usb = '/sys/bus/usb/devices';
-    try {
-      device = fs.readdirSync(usb).some((d) => {
-        try {
-          const id = `${fs.readFileSync(path.join(usb, d, 'idVendor'), 'utf8').trim()}:${fs.readFileSync(path.join(usb, d, 'idProduct'), 'utf8').trim()}`;
-          return CORAL_USB_IDS.has(id);
-        } catch {
-          return false;  // interfaces and hubs without ids
-        }
-      });
-    } catch {
-      device = 'unknown';
-    }
-  }
+  let device: boolean | 'unknown' = listEdgeTpus().length > 0;
+  if (!device && !fs.existsSync('/sys/bus/usb/devices')) device = 'unknown';
   return libraryError === undefined ? { library, device } : { library, libraryError, device };
 }
 
