@@ -63,7 +63,11 @@ export interface ModelMetadata {
   created: string;
   /** EdgeTune version that wrote it. */
   edgetune: string;
-  base: { name: string; file: string; sha256: string; inputSize: number; embeddingDim: number; pooling: Pooling };
+  base: {
+    name: string; file: string; sha256: string; inputSize: number; embeddingDim: number; pooling: Pooling;
+    /** What computed the training embeddings: the CPU graph or the Edge TPU-compiled extractor (absent before EdgeTune 0.2: CPU). */
+    embedder?: { device: 'cpu' | 'edgetpu'; deviceName: string; file: string; sha256: string };
+  };
   /** How photos are made square for this model (also in options; here for readers that only predict). */
   fit: Fit;
   /** Class names; index i = output i. Also in labels.txt and inside model.tflite's metadata. */

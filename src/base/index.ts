@@ -4,7 +4,7 @@ import { fail } from '../errors';
 import { noCache, configKey, type EmbeddingCache, type CleanInfo } from './cache';
 import { resolveBase, type BaseSpec } from '../models';
 import { readModel, writeModel, cutAtEmbedding, embeddingInfo, gridPool, type Model, type Pooling } from '../tflite';
-import { openModel, type Session } from '../runtime';
+import { openModel, edgeTpuReady, type Session, type DeviceChoice } from '../runtime';
 import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
 import { augment, makeRng, hashString, type AugmentParams } from '../augment';
 import type { Sample } from '../dataset';
@@ -24,6 +24,11 @@ export interface Base {
   pooling: Pooling;
   /** Path of the Edge TPU-compiled embedding extractor (global average only), when installed. */
   edgetpuPath?: string;
+  /**
+   * What computes the embeddings: the CPU graph above, or (on a Coral) the Edge TPU-compiled
+   * extractor, so a head is trained on the numerics the exported model will run with.
+   */
+  embedder: { device: 'cpu' | 'edgetpu'; deviceName: string; file: string; sha256: string };
 }
 
 /**
@@ -36,20 +41,27 @@ export interface Base {
  *   `gridPool`: keeps where features are, for digits and other layout-dependent classes).
  * @throws Error when the base is unknown or not installed (naming the fetch command).
  */
-export function openBase(name: string, modelsDir: string, threads?: number, pooling: Pooling = 'avg'): Base {
+export function openBase(name: string, modelsDir: string, threads?: number, pooling: Pooling = 'avg', device: DeviceChoice = 'cpu'): Base {
   const r = resolveBase(name, modelsDir);
   let model = readModel(fs.readFileSync(r.path));
   if (r.spec.kind === 'classifier') model = cutAtEmbedding(model).model;
   if (pooling === 'grid') model = gridPool(model);
   const bytes = writeModel(model);
   const info = embeddingInfo(model);
-  const session = openModel(bytes, { threads, device: 'cpu' });
+  const edgetpuPath = r.spec.edgetpuGraftable && pooling === 'avg' ? r.edgetpuPath : undefined;
+  // On a Coral, embed with the compiled extractor: its output is the same [1, 1, 1, D] embedding
+  // (Coral compiled the same graph), computed with the Edge TPU's numerics.
+  const tpu = edgetpuPath !== undefined && device !== 'cpu' && (device !== 'auto' || edgeTpuReady());
+  const session = tpu ? openModel(edgetpuPath, { threads, device: device === 'auto' ? 'edgetpu' : device }) : openModel(bytes, { threads, device: 'cpu' });
   return {
     spec: r.spec, model, bytes, session,
     inputSize: session.input.shape[1],
     dim: info.dim,
     pooling,
-    edgetpuPath: r.spec.edgetpuGraftable && pooling === 'avg' ? r.edgetpuPath : undefined,
+    edgetpuPath,
+    embedder: tpu
+      ? { device: 'edgetpu', deviceName: session.deviceName, file: r.spec.edgetpuFile!, sha256: r.spec.edgetpuSha256! }
+      : { device: 'cpu', deviceName: 'cpu', file: r.spec.file, sha256: r.spec.sha256 },
   };
 }
 
@@ -112,7 +124,10 @@ export interface EmbeddedSamples {
  * one for augmented views (also the augmentation parameters and seed).
  */
 export function cacheConfig(base: Base, fit: Fit, augment: AugmentParams, seed: number): { clean: string; views: string } {
-  const clean = { base: base.spec.sha256, pooling: base.pooling, fit, format: 1 };
+  // The CPU graph keeps its historical key; Edge TPU embeddings (other numerics) get their own.
+  const clean = base.embedder.device === 'cpu'
+    ? { base: base.spec.sha256, pooling: base.pooling, fit, format: 1 }
+    : { base: base.spec.sha256, embedder: base.embedder.sha256, pooling: base.pooling, fit, format: 1 };
   return { clean: configKey(clean), views: configKey({ ...clean, augment, seed }) };
 }
 

@@ -6,7 +6,7 @@ import { fetchBases, listBases, importImages, train, reexport, predict, evaluate
 import { defaultModelsDir, MODELS_ENV, MODELS_FROM_ENV } from '../models';
 import { formatReport, formatConfusion, confusionMatrixSvg, writePlot, preparePlotDir } from '../eval';
 import { confusionPlotPath } from '../pipeline/evaluate';
-import { defaultThreads } from '../runtime';
+import { defaultThreads, parseDevice, DEVICE_GRAMMAR } from '../runtime';
 import { parseFit } from '../image';
 import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
 import type { RunOptions } from '../pipeline/train';
@@ -146,7 +146,7 @@ export function buildCli(): Command {
     .option('--labels <file>', 'labels file, one per line (line i names output i); needed for a .tflite without labels.txt beside it')
     .option('--top <k>', 'classes per image (top-k)', int('--top', 1), 5)
     .addOption(new Option('--fit <mode>', 'override the fit stored with the model (crop, squash, pad)').argParser(fit))
-    .addOption(new Option('--device <d>', 'where to run').choices(['auto', 'cpu', 'edgetpu']).default('auto'))
+    .addOption(deviceOption('where to run the model'))
     .option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .option('--json', 'one record per image: {file, predictions: [{label, score}], ms}')
     .action(async (images: string[], o) => {
@@ -169,7 +169,7 @@ export function buildCli(): Command {
     .argument('<dataset>', 'folder-per-class dataset (class folders named like the model\'s labels)')
     .option('--labels <file>', 'labels file, one per line (line i names output i); needed for a .tflite without labels.txt beside it')
     .option('--plot <path>', 'write the confusion matrix picture here (.svg and .png; default <model>/confusion for a folder, <name>.confusion beside a .tflite)')
-    .addOption(new Option('--device <d>', 'where to run').choices(['auto', 'cpu', 'edgetpu']).default('auto'))
+    .addOption(deviceOption('where to run the model'))
     .option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .option('--json', '{accuracy, perClass, confusion, labels, macro, skipped}')
     .action(async (model, dataset, o) => {
@@ -207,6 +207,7 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data folder: the dataset (folder per class), model versions, review list', 'edgetune-data')
     .option('--models <dir>', 'where the pretrained bases are installed (same as --models-dir)')
     .option('--token <token>', 'access token every API call and the stream need (env EDGETUNE_TOKEN)')
+    .addOption(deviceOption('where live inference runs'))
     .option('--max-upload-mb <n>', 'largest upload, MB', int('--max-upload-mb', 1), 10)
     .option('--review-below <score>', 'keep camera frames whose top score is below this for labelling (0 = off)', (v: string) => {
       const n = Number(v);
@@ -217,7 +218,7 @@ export function buildCli(): Command {
       const { startServer } = await import('../server');
       const s = await startServer({
         port: o.port, host: o.host, camera: o.camera, data: o.data, modelsDir: o.models ?? modelsDir(),
-        token: o.token, maxUploadBytes: o.maxUploadMb * 1024 * 1024, reviewBelow: o.reviewBelow,
+        token: o.token, maxUploadBytes: o.maxUploadMb * 1024 * 1024, reviewBelow: o.reviewBelow, device: o.device,
       });
       process.stderr.write(`edgetune serve: open ${s.url} (data in ${s.paths.root}; Ctrl-C stops)\n`);
       await new Promise<void>((resolve) => {
@@ -303,8 +304,26 @@ function describe(values: Record<string, unknown>): string {
   return Object.entries(values).map(([f, v]) => `--${f} ${showValue(f, v)}`).join(' ');
 }
 
+/**
+ * `--device` in pycoral's grammar (one definition for predict, eval, train, sweep and serve).
+ * @param what what the device runs, for the help text.
+ */
+function deviceOption(what: string): Option {
+  return new Option('--device <device>', `${what}: ${DEVICE_GRAMMAR} (auto = the Edge TPU when a Coral and libedgetpu.so.1 are present and the model has an _edgetpu twin, else the CPU)`)
+    .default('auto')
+    .argParser((v: string) => {
+      try {
+        parseDevice(v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+      return v;
+    });
+}
+
 /** Options every long-running command shares. */
 function addRunOptions(cmd: Command): void {
+  cmd.addOption(deviceOption('where the base computes embeddings'));
   cmd.option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend for the head (default: auto = tfjs-node if installed, else wasm)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
     .option('--cache-dir <dir>', 'embedding cache (default: $EDGETUNE_CACHE or ~/.cache/edgetune)')
@@ -313,7 +332,7 @@ function addRunOptions(cmd: Command): void {
 
 function runInput(o: Record<string, unknown>, models: string): RunOptions {
   return {
-    modelsDir: models, threads: o.threads as number | undefined, backend: o.backend as RunOptions['backend'],
+    modelsDir: models, threads: o.threads as number | undefined, backend: o.backend as RunOptions['backend'], device: o.device as RunOptions['device'],
     cacheDir: o.cache === false ? false : (o.cacheDir as string | undefined),
     reporter: terminalReporter(!!o.json),
   };

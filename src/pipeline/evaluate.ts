@@ -89,7 +89,7 @@ export async function evaluate(model: string, datasetDir: string, opts: Evaluate
     }
     return { ...classificationReport(yTrue, yPred, names), skipped };
   } finally {
-    p.close();
+    await p.close();
   }
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultModelsDir, stockClassifier } from '../models';
 import { labelsOf } from '../tflite';
-import { openModel, readLabels, topK, probeEdgeTpu, type Device, type DeviceChoice } from '../runtime';
+import { openModel, readLabels, topK, edgeTpuReady, type Device, type DeviceChoice } from '../runtime';
 import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
 import { fail, ioError } from '../errors';
 import { readMetadata, type ModelMetadata } from '../artifact';
@@ -70,8 +70,9 @@ function metadataLabels(meta: Record<string, unknown>): string[] | null {
  * be found is refused, so a prediction is never a made-up "class 0".
  * - undefined: the stock ImageNet classifier (`mobilenet_v2_1.0_224` + imagenet_labels.txt), the
  *   embedded default.
- * - a model folder from `edgetune train`: its model_edgetpu.tflite with `device: 'edgetpu'`, or
- *   with 'auto' when libedgetpu.so.1 loads and a Coral device is visible; else its model.tflite.
+ * - a model folder from `edgetune train`: its model_edgetpu.tflite with an Edge TPU device
+ *   ('edgetpu', 'usb', 'usb:N', 'pci', 'pci:N', ':N'), or with 'auto' when libedgetpu.so.1 loads and
+ *   a Coral device is visible; else its model.tflite.
  * - a `.tflite` file: the fit from metadata.json beside it, if any.
  * Labels, first found: `opts.labels`; labels.txt (in the folder / beside the file); for a file,
  * TFLite Metadata labels inside it (hook, see `embeddedLabels`); the `labels` of metadata.json,
@@ -111,7 +112,7 @@ function locateModel(model: string | undefined, modelsDir: string, device: Devic
   if (isFolder) {
     const tpu = path.join(model, 'model_edgetpu.tflite');
     // 'auto' takes the Edge TPU file only when the runtime and a device are really there.
-    const useTpu = fs.existsSync(tpu) && (device === 'edgetpu' || (device === 'auto' && edgeTpuReady()));
+    const useTpu = fs.existsSync(tpu) && device !== 'cpu' && (device !== 'auto' || edgeTpuReady());
     modelPath = useTpu ? tpu : path.join(model, 'model.tflite');
     folder = model;
     if (!fs.existsSync(modelPath)) throw fail('BAD_MODEL', `model folder ${model} has no model.tflite: train into it with 'edgetune train' or export with 'edgetune export'`);
@@ -230,8 +231,8 @@ export interface Predictor {
    * @throws EdgeTuneError BAD_IMAGE when `pixels` has the wrong length.
    */
   classify(pixels: Uint8Array, top?: number): { predictions: { label: string; score: number }[]; ms: number };
-  /** Releases the interpreter; later `predict` calls fail. */
-  close(): void;
+  /** Releases the interpreter (freed when the promise resolves, see `Session.close`); later calls fail. */
+  close(): Promise<void>;
 }
 
 /**
@@ -308,11 +309,6 @@ export async function predict(files: string[], opts: PredictOptions = {}): Promi
     for (const f of files) out.push(await p.predict(f, opts.top ?? 5));
     return out;
   } finally {
-    p.close();
+    await p.close();
   }
-}
-
-function edgeTpuReady(): boolean {
-  const p = probeEdgeTpu();
-  return p.library && p.device === true;
 }

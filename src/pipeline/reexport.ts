@@ -109,7 +109,7 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     writeModelFolder(target, files);
     return { dir: target, files: Object.keys(replaced).map((f) => path.join(target, f)), verification };
   } finally {
-    base.session.close();
+    await base.session.close();
     model.dispose();
   }
 }

@@ -67,7 +67,7 @@ export async function sweep(
     for (const { c } of order) {
       const key = embedKey(c.options);
       if (prepared?.key !== key) {
-        prepared?.p.base.session.close();
+        await prepared?.p.base.session.close();
         prepared = { key, p: await prepare(datasetDir, c.options, run) };
       }
       const p = prepared.p;
@@ -83,7 +83,7 @@ export async function sweep(
       onRow?.(row, rows.length - 1, combos.length);
     }
   } finally {
-    prepared?.p.base.session.close();
+    await prepared?.p.base.session.close();
   }
   return rows.sort((a, b) => b.cv_accuracy - a.cv_accuracy || a.seconds - b.seconds);
 }

@@ -19,6 +19,7 @@ import {
   type ModelMetadata, type SetMetrics, type FileContents,
 } from '../artifact';
 import { classificationReport, historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
+import type { DeviceChoice } from '../runtime';
 import { resolveTrainOptions, IMBALANCE_RATIO, type TrainOptions, type TrainOptionsInput } from '../options';
 import { fail } from '../errors';
 import { silentReporter, phaseProgress, type Reporter } from './report';
@@ -31,6 +32,12 @@ export interface RunOptions {
   cacheDir?: string | false;
   /** Interpreter threads (default: cores − 1, at least 1). */
   threads?: number;
+  /**
+   * Where the base computes embeddings (pycoral's grammar, see `DeviceChoice`): 'auto' (default)
+   * takes the Edge TPU-compiled extractor when a Coral is ready and the base has one (global
+   * average pooling), else the CPU graph.
+   */
+  device?: DeviceChoice;
   /** TensorFlow.js backend for the head (default 'auto': tfjs-node if installed, else WASM). */
   backend?: BackendChoice;
   /** Where progress and warnings go (default: silent). */
@@ -99,13 +106,13 @@ export async function train(datasetDir: string, out: string, input: TrainOptions
   try {
     return await trainPrepared(p, datasetDir, out, o, run, backend, tpu);
   } finally {
-    p.base.session.close();
+    await p.base.session.close();
   }
 }
 
 /** Options with defaults, and the run settings with theirs. */
 export function splitInput(input: TrainOptionsInput & RunOptions): { o: TrainOptions; run: Required<Omit<RunOptions, 'signal' | 'threads'>> & Pick<RunOptions, 'signal' | 'threads'> } {
-  const { modelsDir, cacheDir, threads, backend, reporter, signal, ...rest } = input;
+  const { modelsDir, cacheDir, threads, backend, reporter, signal, device, ...rest } = input;
   return {
     o: resolveTrainOptions(rest),
     run: {
@@ -115,6 +122,7 @@ export function splitInput(input: TrainOptionsInput & RunOptions): { o: TrainOpt
       backend: backend ?? 'auto',
       reporter: reporter ?? silentReporter,
       signal,
+      device: device ?? 'auto',
     },
   };
 }
@@ -181,7 +189,7 @@ async function trainPrepared(
     format: MODEL_FORMAT,
     created: new Date().toISOString(),
     edgetune: VERSION,
-    base: { name: base.spec.name, file: base.spec.file, sha256: base.spec.sha256, inputSize: base.inputSize, embeddingDim: base.dim, pooling: base.pooling },
+    base: { name: base.spec.name, file: base.spec.file, sha256: base.spec.sha256, inputSize: base.inputSize, embeddingDim: base.dim, pooling: base.pooling, embedder: base.embedder },
     fit: o.fit,
     labels,
     quantized: !o.float,
@@ -333,8 +341,10 @@ export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnTy
   resolveBase(o.base, run.modelsDir); // fail fast on a missing base, before scanning the dataset
   const ds = scanDataset(datasetDir);
   reportSkipped(r, ds.ignored);
-  const base = openBase(o.base, run.modelsDir, run.threads, o.pooling);
+  const base = openBase(o.base, run.modelsDir, run.threads, o.pooling, run.device);
   try {
+    r.info(`embeddings on ${base.embedder.device === 'edgetpu' ? `the Edge TPU (${base.embedder.deviceName}, ${base.embedder.file})` : 'the CPU'} (--device ${run.device})`);
+    if (base.embedder.device === 'cpu' && run.device !== 'cpu' && run.device !== 'auto') r.warn(`--device ${run.device}: base ${o.base} has no Edge TPU-compiled extractor for ${o.pooling} pooling; embedding on the CPU`);
     r.info(`dataset ${datasetDir}: ${ds.labels.length} classes, ${ds.samples.length} photos`);
     r.info(`base ${o.base}: input ${base.inputSize}×${base.inputSize} uint8 (${o.fit}), embedding ${base.dim} (${o.pooling === 'grid' ? '2×2 grid' : 'global average'}), ${base.session.threads} interpreter thread${base.session.threads === 1 ? '' : 's'}`);
     const cache = run.cacheDir === false ? noCache() : diskCache(run.cacheDir);
@@ -405,7 +415,7 @@ export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnTy
       trainViews: views?.views ?? new Float32Array(0), cache, seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
-    base.session.close();
+    await base.session.close();
     throw e;
   }
 }

@@ -21,10 +21,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { EDGETPU_CUSTOM_OP, isEdgeTpuCompiled, Model, readModel, TensorType } from '../tflite';
 import { ioError } from '../errors';
 import { parseLabelsFile } from '../dataset/labels-file';
-import { listEdgeTpus } from './devices';
+import { listEdgeTpus, parseDevice, findDevice, formatDevice, describeDevices, delegateDevice, DEVICE_GRAMMAR, type DeviceSpec } from './devices';
 
 export {
   parseDevice, formatDevice, delegateDevice, listEdgeTpus, findDevice, describeDevices, DEVICE_GRAMMAR, CORAL_USB_IDS,
@@ -34,8 +36,11 @@ export {
 /** Where a session runs. */
 export type Device = 'cpu' | 'edgetpu';
 
-/** Device request: 'auto' = 'edgetpu' when the model has an `edgetpu-custom-op`, else 'cpu'. */
-export type DeviceChoice = 'auto' | Device;
+/**
+ * Device request, in pycoral's grammar (see devices.ts): 'auto' (the Edge TPU when the model is
+ * compiled for it, else the CPU), 'cpu', 'edgetpu' (any), 'usb', 'usb:N', 'pci', 'pci:N', ':N'.
+ */
+export type DeviceChoice = 'auto' | Device | 'usb' | 'pci' | `usb:${number}` | `pci:${number}` | `:${number}`;
 
 /** Shared library Coral's delegate loads on Linux (coral-tflite-delegate, after pycoral's edgetpu.py). */
 export const EDGETPU_LIBRARY = 'libedgetpu.so.1';
@@ -57,6 +62,11 @@ export interface Session {
   input: TensorSpec;
   output: TensorSpec;
   device: Device;
+  /**
+   * Which device: 'cpu', or the Edge TPU as `--device` names it ('usb:0', 'pci:0'; 'edgetpu' when
+   * libedgetpu chose and no device could be listed).
+   */
+  deviceName: string;
   /** CPU threads the interpreter uses. */
   threads: number;
   /**
@@ -69,8 +79,14 @@ export interface Session {
   run(): Float32Array;
   /** Infers; returns a copy of the raw output (Uint8Array for uint8, Float32Array for float32). */
   runRaw(): Uint8Array | Float32Array;
-  /** Releases the session; later run()/runRaw() throw. The native interpreter is freed by GC. */
-  close(): void;
+  /**
+   * Releases the session; later run()/runRaw() throw. The native interpreter (and an Edge TPU it
+   * holds) is freed by the time the promise resolves, not whenever the garbage collector next runs:
+   * tfjs-tflite-node 0.0.2 has no free call, its destructor runs only as a GC finalizer, so close
+   * drops every reference, runs a full GC and waits one macrotask for the finalizer (measured:
+   * 40 open/close cycles of the v1 224 extractor grow RSS by 28 MB this way, by 265 MB without).
+   */
+  close(): Promise<void>;
 }
 
 /** Options of openModel. */
@@ -175,6 +191,12 @@ export function probeEdgeTpu(): EdgeTpuProbe {
   return libraryError === undefined ? { library, device } : { library, libraryError, device };
 }
 
+/** True when an Edge TPU can run here: libedgetpu.so.1 loads and a Coral device is visible. */
+export function edgeTpuReady(): boolean {
+  const p = probeEdgeTpu();
+  return p.library && p.device === true;
+}
+
 /** The one-line error for a compiled model when the Edge TPU runtime is missing. */
 function edgeTpuRuntimeError(label: string): Error {
   return new Error(`model ${label} needs the Edge TPU runtime (${EDGETPU_LIBRARY}) and a Coral device: ` +
@@ -226,19 +248,30 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
   const model = readModel(bytes);
   const compiled = isEdgeTpuCompiled(model);
   const choice = opts.device ?? 'auto';
-  if (choice !== 'auto' && choice !== 'cpu' && choice !== 'edgetpu') {
-    throw new Error(`unknown device '${String(choice)}' for model ${label}; use auto, cpu or edgetpu`);
+  let spec: DeviceSpec;
+  try {
+    spec = parseDevice(choice);
+  } catch {
+    throw new Error(`unknown device '${String(choice)}' for model ${label}; use ${DEVICE_GRAMMAR}`);
   }
-  if (choice === 'edgetpu' && !compiled) {
+  if (spec.kind === 'edgetpu' && !compiled) {
     throw new Error(`model ${label} is not compiled for the Edge TPU (no ${EDGETPU_CUSTOM_OP}); use device cpu or auto, or open its _edgetpu.tflite twin`);
   }
   // A compiled model cannot run on the CPU interpreter at all, so every device choice needs the
   // TPU. Fail here, before the binding: its failed-constructor path can crash at GC (probeEdgeTpu).
+  let deviceName = 'cpu';
   if (compiled) {
-    if (choice === 'cpu') throw edgeTpuRuntimeError(label);
+    if (spec.kind === 'cpu') throw edgeTpuRuntimeError(label);
     const probe = probeEdgeTpu();
     if (!probe.library) throw edgeTpuRuntimeError(label);
     if (probe.device === false) throw edgeTpuDeviceError(label);
+    const devices = listEdgeTpus();
+    const want: DeviceSpec = spec.kind === 'edgetpu' ? spec : { kind: 'edgetpu' };
+    const found = findDevice(want, devices);
+    if (!found && devices.length > 0) {
+      throw new Error(`model ${label}: device ${formatDevice(want)} is not present (Edge TPUs here: ${describeDevices(devices)}); pass one of those to --device`);
+    }
+    deviceName = found ? `${found.type}:${devices.filter((d) => d.type === found.type).indexOf(found)}` : 'edgetpu';
   }
   const otherCustom = model.operatorCodes.find((c) => c.customCode !== null && c.customCode !== EDGETPU_CUSTOM_OP);
   if (otherCustom) {
@@ -261,8 +294,9 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
   const interpreterOptions: ConstructorParameters<RunnerCtor>[1] = { threads };
   if (device === 'edgetpu') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { CoralDelegate } = require('coral-tflite-delegate') as { CoralDelegate: new () => { node: { path: string }; options: Array<[string, string]> } };
-    const d = new CoralDelegate();
+    const { CoralDelegate } = require('coral-tflite-delegate') as { CoralDelegate: new (o: { device?: string }) => { node: { path: string }; options: Array<[string, string]> } };
+    // The delegate gets the device as pycoral passes it to load_delegate ({'device': 'usb:0'}).
+    const d = new CoralDelegate({ device: delegateDevice(spec) });
     interpreterOptions.delegate = { path: d.node.path, options: d.options };
   }
 
@@ -278,8 +312,8 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
     throw new Error(`cannot open model ${label}: ${firstLine(msg)}`);
   }
 
-  const nIn = runner!.getInputs()[0];
-  const nOut = runner!.getOutputs()[0];
+  let nIn: NativeTensorInfo | null = runner!.getInputs()[0];
+  let nOut: NativeTensorInfo | null = runner!.getOutputs()[0];
   // Our reader and the interpreter must agree on what they are looking at.
   const shapeOf = (t: NativeTensorInfo) => t.shape.split(',').filter((s) => s !== '').map(Number);
   if (nIn.name !== input.name || nOut.name !== output.name || nIn.dataType !== input.dtype || nOut.dataType !== output.dtype
@@ -289,6 +323,8 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
 
   const inputBuffer = nIn.data() as Uint8Array | Float32Array;
   const outData = nOut.data() as Uint8Array | Float32Array;
+  nIn = null; // only the staging arrays are needed from here on; close() must leave nothing holding the interpreter
+  nOut = null;
   const invoke = (): void => {
     if (!runner) throw new Error(`session for model ${label} is closed; open it again with openModel`);
     try {
@@ -299,7 +335,7 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
   };
 
   return {
-    input, output, device, threads, inputBuffer,
+    input, output, device, deviceName, threads, inputBuffer,
     run(): Float32Array {
       invoke();
       const out = new Float32Array(outData.length);
@@ -315,11 +351,33 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
       invoke();
       return outData.slice();
     },
-    close(): void {
-      // Dropping the last reference lets GC run the binding's destructor (it has no explicit free).
+    close(): Promise<void> {
+      if (!runner) return Promise.resolve();
       runner = null;
+      return collectNative();
     },
   };
+}
+
+let fullGc: (() => void) | null | undefined;
+
+/**
+ * Runs a full garbage collection and resolves after one macrotask, by which time N-API finalizers
+ * of the collected native objects have run (Node defers them out of the GC pause). `gc` is exposed
+ * at run time through V8's --expose-gc flag (vm.runInNewContext('gc') then returns it); where that
+ * is unavailable, only the wait happens.
+ */
+export function collectNative(): Promise<void> {
+  if (fullGc === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      fullGc = vm.runInNewContext('gc') as () => void;
+    } catch {
+      fullGc = null;
+    }
+  }
+  fullGc?.();
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** One top-k entry: class index into the output, its label ('' when no labels given), score 0..1. */

@@ -37,9 +37,9 @@ try {
 
 port.on('message', (m: { type: 'predict'; id: number; bytes: Uint8Array; top: number } | { type: 'classify'; id: number; pixels: Uint8Array; top: number } | { type: 'close' }) => {
   if (m.type === 'close') {
-    predictor?.close();
+    const p = predictor;
     predictor = null;
-    port.close();
+    void p?.close().then(() => port.close());
     return;
   }
   if (!predictor) {

@@ -10,7 +10,8 @@ const BACKEND = path.join(ROOT, 'dist', 'src', 'head', 'backend.js');
 function child(code: string): { status: number | null; stdout: string; stderr: string; script: string } {
   const script = path.join(tmpDir(), 'host.js');
   fs.writeFileSync(script, code);
-  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', cwd: ROOT });
+  // The script lives in a temporary folder, so its bare requires resolve through NODE_PATH.
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, script };
 }
 
