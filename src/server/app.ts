@@ -102,6 +102,8 @@ export function createApp(ctx: AppContext): express.Express {
       camera: ctx.camera.status(),
       training: ctx.trainer.job()?.state === 'running' ? ctx.trainer.job()!.id : null,
       threads: ctx.threads,
+      // Process memory, MB (resident set; the JavaScript heap in use): to watch a long-running device.
+      memory: { rssMb: Math.round(process.memoryUsage().rss / 1048576), heapMb: Math.round(process.memoryUsage().heapUsed / 1048576) },
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     });
   });
