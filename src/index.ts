@@ -10,6 +10,7 @@
  * - `evaluate`: accuracy, per-class precision/recall/F1 and confusion matrix on a dataset.
  * - `reexport`: re-export a model folder (float, Edge TPU) without retraining (`edgetune export`).
  * - `sweep`: rank head hyperparameters on one set of cached embeddings.
+ * - `runDoctor`: what this machine offers EdgeTune, one ok/warn/fail check each (`edgetune doctor`).
  *
  * Every error thrown on purpose is an `EdgeTuneError` with a stable `code` (`HTTP_STATUS` maps it
  * for a web API). The library never prints (pass a `Reporter` to see progress) and leaves the
@@ -34,6 +35,7 @@ export { predict, openPredictor, type PredictOptions, type PredictorOptions, typ
 export { evaluate, type EvaluateOptions, type EvalResult } from './pipeline/evaluate';
 export { reexport, type ReexportOptions, type ReexportResult } from './pipeline/reexport';
 export { sweep, type SweepGrid, type SweepRow } from './pipeline/sweep';
+export { runDoctor, type DoctorReport, type Check as DoctorCheck, type CheckStatus, type DoctorEnv } from './doctor';
 
 // Types that appear inside the options and results above, so callers can name them.
 export type { HeadSpec, EpochRecord, BackendChoice, BackendName } from './head';

@@ -29,11 +29,13 @@ export function parseCameraList(stdout: string): string[] {
 /**
  * The Pi cameras libcamera sees, as listed by `rpicam-hello --list-cameras` (one line each), or
  * null when rpicam-hello is not installed or fails to answer within `timeoutMs` ms.
+ * @param searchPath the PATH rpicam-hello is looked up in (default `process.env.PATH`).
  */
-export function listRpicamCameras(timeoutMs = 5000): Promise<string[] | null> {
-  if (!findOnPath('rpicam-hello')) return Promise.resolve(null);
+export function listRpicamCameras(timeoutMs = 5000, searchPath?: string): Promise<string[] | null> {
+  const program = findOnPath('rpicam-hello', searchPath);
+  if (!program) return Promise.resolve(null);
   return new Promise((resolve) => {
-    execFile('rpicam-hello', ['--list-cameras'], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout) => {
+    execFile(program, ['--list-cameras'], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout) => {
       resolve(err && !stdout ? null : parseCameraList(stdout ?? ''));
     });
   });

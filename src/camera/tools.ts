@@ -19,9 +19,10 @@ export type Tool = keyof typeof TOOLS;
 /**
  * The executable `name` would run as, searched like a shell does in `process.env.PATH` at the
  * time of the call, or null when none of the PATH folders holds an executable file of that name.
+ * @param searchPath the PATH to search instead (`edgetune doctor` takes it from its caller).
  */
-export function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+export function findOnPath(name: string, searchPath: string = process.env.PATH ?? ''): string | null {
+  for (const dir of searchPath.split(path.delimiter)) {
     if (!dir) continue;
     const file = path.join(dir, name);
     try {
@@ -51,11 +52,13 @@ export function requireTool(tool: Tool, forWhat: string): string {
  * The V4L2 capture device nodes present, `/dev/video0`, `/dev/video1` … in numeric order (what
  * the kernel created; on a Raspberry Pi some are codec or ISP nodes, not cameras). Empty when
  * there are none or /dev cannot be read.
+ * @param root file-system root to look under (tests pass a fake tree), default '/'; the paths
+ *   returned are always the device's own (`/dev/videoN`).
  */
-export function listVideoDevices(): string[] {
+export function listVideoDevices(root = '/'): string[] {
   let names: string[];
   try {
-    names = fs.readdirSync('/dev');
+    names = fs.readdirSync(path.join(root, 'dev'));
   } catch {
     return [];
   }

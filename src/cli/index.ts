@@ -12,6 +12,7 @@ import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type Opt
 import type { RunOptions } from '../pipeline/train';
 import { terminalReporter } from './terminal';
 import { CAMERA_SPEC_GRAMMAR } from '../camera';
+import { formatDoctor, runDoctor } from '../doctor';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -76,6 +77,15 @@ export function buildCli(): Command {
         }
         return t.toString();
       });
+    });
+
+  program.command('doctor')
+    .description('check this machine for EdgeTune: Node, CPU, memory, disk, the bases (SHA-256), the TFLite runtime, the tfjs backend, the Edge TPU runtime and devices, cameras; says how to fix what is missing (exit code 1 when training and prediction on the CPU cannot run)')
+    .option('--json', 'print {ok, checks: [{name, status, detail, fix?}]}')
+    .action(async (o) => {
+      const report = await runDoctor({ modelsDir: modelsDir() });
+      print(!!o.json, report, () => formatDoctor(report));
+      if (!report.ok) process.exitCode = 1;
     });
 
   program.command('import')

@@ -173,12 +173,15 @@ export interface EdgeTpuProbe {
  * can crash the process (segfault) later. openModel only reaches the delegate when this passes.
  * Library check: process.dlopen of EDGETPU_LIBRARY; a plain shared library (not a Node addon)
  * fails after loading with "did not self-register", which proves the linker found it.
+ * @param opts.library the library to load (default EDGETPU_LIBRARY; `edgetune doctor`'s tests
+ *   pass a missing name); opts.root the file-system root of /sys and /dev (default '/').
  */
-export function probeEdgeTpu(): EdgeTpuProbe {
+export function probeEdgeTpu(opts: { library?: string; root?: string } = {}): EdgeTpuProbe {
+  const root = opts.root ?? '/';
   let library = false;
   let libraryError: string | undefined;
   try {
-    process.dlopen({ exports: {} }, EDGETPU_LIBRARY, os.constants.dlopen.RTLD_LAZY);
+    process.dlopen({ exports: {} }, opts.library ?? EDGETPU_LIBRARY, os.constants.dlopen.RTLD_LAZY);
     library = true;
   } catch (e) {
     const msg = (e as Error).message;
@@ -186,8 +189,8 @@ export function probeEdgeTpu(): EdgeTpuProbe {
     else libraryError = firstLine(msg);
   }
 
-  let device: boolean | 'unknown' = listEdgeTpus().length > 0;
-  if (!device && !fs.existsSync('/sys/bus/usb/devices')) device = 'unknown';
+  let device: boolean | 'unknown' = listEdgeTpus(root).length > 0;
+  if (!device && !fs.existsSync(path.join(root, 'sys', 'bus', 'usb', 'devices'))) device = 'unknown';
   return libraryError === undefined ? { library, device } : { library, libraryError, device };
 }
 

@@ -12,7 +12,7 @@ function run(...args: string[]): { code: number | null; stdout: string; stderr: 
 
 describe('edgetune CLI', () => {
   it('has --help on every subcommand', () => {
-    for (const cmd of [[], ['models', 'fetch'], ['models', 'list'], ['import'], ['train'], ['export'], ['predict'], ['eval'], ['sweep'], ['serve']]) {
+    for (const cmd of [[], ['models', 'fetch'], ['models', 'list'], ['import'], ['train'], ['export'], ['predict'], ['eval'], ['sweep'], ['serve'], ['doctor']]) {
       const r = run(...cmd, '--help');
       assert.equal(r.code, 0, cmd.join(' '));
       assert.match(r.stdout, /Usage: edgetune/);

@@ -50,7 +50,7 @@ describe('package surface', () => {
     const root = require('../../src');
     assert.deepEqual(Object.keys(root).sort(), [
       'DEFAULTS', 'EdgeTuneError', 'HTTP_STATUS', 'OPTION_SPECS', 'defaultModelsDir', 'errorCode', 'evaluate', 'fetchBases',
-      'importImages', 'listBases', 'openPredictor', 'predict', 'readModelFolder', 'reexport', 'resolveTrainOptions', 'sweep', 'train',
+      'importImages', 'listBases', 'openPredictor', 'predict', 'readModelFolder', 'reexport', 'resolveTrainOptions', 'runDoctor', 'sweep', 'train',
     ]);
   });
 
