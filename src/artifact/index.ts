@@ -73,7 +73,9 @@ export interface ModelMetadata {
   /** Class names; index i = output i. Also in labels.txt and inside model.tflite's metadata. */
   labels: string[];
   quantized: boolean;
-  files: { model: string; edgetpu?: string; labels: string; head: string; history: string; curves: string[]; confusion?: string[] };
+  files: { model: string; edgetpu?: string; labels: string; head: string; history: string; curves: string[]; confusion?: string[]; compiled?: string };
+  /** `edgetune export --compile`: what Coral's Edge TPU Compiler made of model.tflite. */
+  compiled?: { version: string; edgetpuOps: number; cpuOps: number };
   /** Every training option, defaults filled in. */
   options: TrainOptions;
   dataset: {

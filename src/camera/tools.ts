@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EdgeTuneError } from '../errors';
+import { findOnPath } from '../host';
 
 /** Programs the sources run, with what to install when one is missing (Debian / Raspberry Pi OS package names). */
 export const TOOLS = {
@@ -16,26 +17,7 @@ export const TOOLS = {
 
 export type Tool = keyof typeof TOOLS;
 
-/**
- * The executable `name` would run as, searched like a shell does in `process.env.PATH` at the
- * time of the call, or null when none of the PATH folders holds an executable file of that name.
- * @param searchPath the PATH to search instead (`edgetune doctor` takes it from its caller).
- */
-export function findOnPath(name: string, searchPath: string = process.env.PATH ?? ''): string | null {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    try {
-      if (fs.statSync(file).isFile()) {
-        fs.accessSync(file, fs.constants.X_OK);
-        return file;
-      }
-    } catch {
-      // not here (or not executable): keep looking
-    }
-  }
-  return null;
-}
+export { findOnPath };
 
 /**
  * Throws unless `tool` is on PATH.

@@ -142,10 +142,11 @@ export function buildCli(): Command {
     .option('--float', 'float head behind a DEQUANTIZE (no model_edgetpu.tflite then)')
     .option('--edgetpu', 'require model_edgetpu.tflite (the head after the compiled extractor)')
     .option('--no-edgetpu', 'do not write model_edgetpu.tflite')
+    .option('--compile', "also run Coral's edgetpu_compiler (x86-64 only) on model.tflite: model_edgetpu_compiled.tflite and the ops it maps to the Edge TPU")
     .option('--threads <n>', THREADS_HELP, int('--threads', 1))
     .option('--json', 'machine-readable output')
     .action(async (dir, o) => {
-      const res = await reexport(dir, { out: o.out, modelsDir: modelsDir(), float: !!o.float, edgetpu: o.edgetpu, threads: o.threads, reporter: terminalReporter(!!o.json) });
+      const res = await reexport(dir, { out: o.out, modelsDir: modelsDir(), float: !!o.float, edgetpu: o.edgetpu, threads: o.threads, compile: !!o.compile, reporter: terminalReporter(!!o.json) });
       print(!!o.json, res, () => `wrote ${res.files.join(', ')}`);
     });
 

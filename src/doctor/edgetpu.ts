@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listEdgeTpus, probeEdgeTpu, type EdgeTpuDevice } from '../runtime';
-import { findOnPath } from '../camera/tools';
+import { findOnPath } from '../host';
 import { runProgram } from './exec';
 import type { Check, DoctorEnv } from './types';
 

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { compileEdgeTpu, requireCompiler } from '../export/compile';
 import { openBase, embedSamples } from '../base';
 import { presetParams } from '../augment';
 import { resolveBase, defaultModelsDir } from '../models';
@@ -25,6 +27,14 @@ export interface ReexportOptions {
   modelsDir?: string;
   threads?: number;
   reporter?: Reporter;
+  /**
+   * Also run Coral's `edgetpu_compiler` on the new model.tflite (x86-64 hosts): writes
+   * `model_edgetpu_compiled.tflite` and `edgetpu_compiler.log`, and records how many operations it
+   * mapped to the Edge TPU in metadata.json (`compiled`). Checked before any work.
+   */
+  compile?: boolean;
+  /** PATH to look for the compiler in (default process.env.PATH). */
+  searchPath?: string;
 }
 
 /** What `reexport` wrote. */
@@ -33,6 +43,8 @@ export interface ReexportResult {
   files: string[];
   /** Absent when the training photos are no longer where they were (the export is then unverified). */
   verification?: Verification;
+  /** With `compile`: the compiler's version and how many operations run on the Edge TPU / the CPU. */
+  compiled?: { version: string; edgetpuOps: number; cpuOps: number };
 }
 
 /**
@@ -58,6 +70,10 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
   const float = !!opts.float;
   const resolved = resolveBase(meta.base.name, modelsDir);
   const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), meta.base.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, meta.base.pooling, float);
+  if (opts.compile) {
+    if (float) throw fail('BAD_OPTION', '--compile needs the full-integer model: drop --float (the Edge TPU Compiler refuses float operations)');
+    requireCompiler(opts.searchPath);
+  }
   await initBackend('auto');
   const { model, meta: headMeta } = await loadHead(path.join(dir, 'head'));
   const base = openBase(meta.base.name, modelsDir, opts.threads, meta.base.pooling);
@@ -99,6 +115,22 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     } else {
       r.warn(`the training photos under ${meta.dataset.root} are gone: the export is not verified`);
     }
+    let compiled: ReexportResult['compiled'];
+    if (opts.compile) {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-export-'));
+      try {
+        fs.writeFileSync(path.join(tmp, 'model.tflite'), replaced['model.tflite']);
+        const c = await compileEdgeTpu(path.join(tmp, 'model.tflite'), opts.searchPath);
+        replaced['model_edgetpu_compiled.tflite'] = c.model;
+        replaced['edgetpu_compiler.log'] = c.log;
+        compiled = { version: c.version, edgetpuOps: c.edgetpuOps, cpuOps: c.cpuOps };
+        r.info(`${c.version}: ${c.edgetpuOps} operation(s) mapped to the Edge TPU, ${c.cpuOps} left to the CPU → model_edgetpu_compiled.tflite`);
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+      meta.files.compiled = 'model_edgetpu_compiled.tflite';
+      meta.compiled = compiled;
+    }
     meta.quantized = !float;
     meta.options = { ...meta.options, float, edgetpu: opts.edgetpu ?? meta.options.edgetpu };
     if (tpu.write) meta.files.edgetpu = 'model_edgetpu.tflite';
@@ -107,7 +139,7 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     const files = { ...readFolderFiles(dir), ...replaced };
     if (!tpu.write) delete files['model_edgetpu.tflite'];
     writeModelFolder(target, files);
-    return { dir: target, files: Object.keys(replaced).map((f) => path.join(target, f)), verification };
+    return { dir: target, files: Object.keys(replaced).map((f) => path.join(target, f)), verification, ...(compiled ? { compiled } : {}) };
   } finally {
     await base.session.close();
     model.dispose();
