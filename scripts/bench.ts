@@ -7,6 +7,8 @@
  *   2. latency of the exported model (base + grafted head) vs the base alone (target ≤ 1.10×);
  *   3. end-to-end train + export time on the shared object set with the defaults;
  *   4. peak RSS of a training run on 1,000 images (target ≤ 400 MB), in a child process;
+ *   0. ms per image of each base on the CPU here, on an Edge TPU when one is present, beside
+ *      Coral's published figures;
  *   5. `edgetune serve`: live preview rate and latency, retrain after 10 new photos, 20
  *      train/activate cycles with RSS and tensors (scripts/bench-serve.ts).
  *
@@ -16,6 +18,7 @@
  *   npm run bench                       all of the above
  *   npm run bench -- --embed            only thread scaling and (1)
  *   npm run bench -- --serve            only (5)
+ *   npm run bench -- --bases            only (0)
  *   npm run bench -- --embed-variants   (1) for each decode lookahead × sharp thread count, side by side
  */
 import * as fs from 'node:fs';
@@ -28,7 +31,8 @@ import { openBase, embedSamples, EMBED_LOOKAHEAD } from '../src/base';
 import { preprocess } from '../src/image';
 import { scanDataset, type Sample } from '../src/dataset';
 import { presetParams } from '../src/augment';
-import { openModel, defaultThreads, type Session } from '../src/runtime';
+import { openModel, defaultThreads, edgeTpuReady, type Session } from '../src/runtime';
+import { resolveBase } from '../src/models';
 import { benchServe } from './bench-serve';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -122,7 +126,49 @@ async function threadScaling(): Promise<void> {
     const wide = openModel(base.bytes, { threads: cores });
     const [one, all] = await sideBySide(base.session, wide, base.inputSize, 8);
     row(`threads: ${b.name} 1 / ${cores} thread(s)`, `${one.toFixed(2)} / ${all.toFixed(2)} ms (${(all / one).toFixed(2)}×)`, '', undefined);
-    base.session.close(); wide.close();
+    await base.session.close(); await wide.close();
+  }
+}
+
+/**
+ * Coral's published inference times (ms) for the full ImageNet classifiers, from
+ * coral.ai/docs/edgetpu/benchmarks (table 1): desktop CPU, desktop CPU + USB Accelerator (USB 3.0),
+ * Coral's embedded CPU (Dev Board's quad Cortex-A53, without the Edge TPU), Dev Board with the Edge TPU.
+ */
+const CORAL_PUBLISHED: Record<string, { desktopCpu: number; desktopUsb: number; embeddedCpu: number; devBoard: number }> = {
+  'mobilenet_v1_1.0_224': { desktopCpu: 53, desktopUsb: 2.4, embeddedCpu: 164, devBoard: 2.4 },
+  'mobilenet_v2_1.0_224': { desktopCpu: 51, desktopUsb: 2.6, embeddedCpu: 122, devBoard: 2.6 },
+};
+
+/**
+ * ms per image of every installed base: the CPU file on this machine (1 thread), the Edge TPU twin
+ * when a Coral is ready here, and Coral's published figures beside them, so the gap is visible.
+ */
+async function perBase(): Promise<void> {
+  const tpu = edgeTpuReady();
+  for (const b of listBases(MODELS)) {
+    const r = resolveBase(b.name, MODELS);
+    const cpu = openModel(r.path, { threads: 1, device: 'cpu' });
+    const px = new Uint8Array(cpu.inputBuffer.length).map((_, i) => (i * 31) & 255);
+    cpu.inputBuffer.set(px);
+    cpu.run();
+    const cpuMs = ms(() => cpu.run(), 10);
+    await cpu.close();
+    let tpuText = 'no Coral here';
+    if (tpu && r.edgetpuPath) {
+      const t = openModel(r.edgetpuPath, { threads: 1, device: 'edgetpu' });
+      t.inputBuffer.set(px);
+      t.run(); // the first inference loads the model into the Edge TPU's memory
+      tpuText = `${ms(() => t.run(), 50).toFixed(2)} ms on ${t.deviceName}`;
+      await t.close();
+    } else if (!r.edgetpuPath) {
+      tpuText = 'no Edge TPU file';
+    }
+    const c = CORAL_PUBLISHED[b.name];
+    const coral = c ? `Coral: desktop ${c.desktopCpu} / +USB ${c.desktopUsb}, Dev Board CPU ${c.embeddedCpu} / TPU ${c.devBoard} ms` : '';
+    // Coral's figures are for the whole classifier; an extractor lacks only the last FC + softmax.
+    row(`per base: ${b.name} (${b.kind}) CPU / Edge TPU`, `${cpuMs.toFixed(1)} ms / ${tpuText}`, '', undefined);
+    if (coral) row('  published (coral.ai/docs/edgetpu/benchmarks)', coral, '', undefined);
   }
 }
 
@@ -239,6 +285,8 @@ async function main(tmp: string): Promise<void> {
     await embeddingThroughput(samples, variants, 3);
     return;
   }
+  await perBase();
+  if (args.includes('--bases')) return;
   await threadScaling();
   await embeddingThroughput(samples, [{ lookahead: EMBED_LOOKAHEAD, sharpThreads: sharp.concurrency() }], 3);
   if (args.includes('--embed')) return;
