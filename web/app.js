@@ -33,7 +33,7 @@ async function health() {
   const parts = [
     `model ${hl.modelId ?? 'none loaded'}`,
     `camera ${cam.kind}${cam.kind === 'none' ? '' : ` ${cam.state}${typeof cam.fps === 'number' && cam.kind !== 'browser' ? ` ${cam.fps.toFixed(1)} fps` : ''}`}`,
-    hl.device ? `on ${hl.device}` : null,
+    hl.device ? `on ${hl.deviceName ?? hl.device}` : null,
     hl.training ? `training ${hl.training}` : null,
     `up ${duration(hl.uptimeSeconds)}`,
     `EdgeTune ${hl.version}`,

@@ -213,6 +213,8 @@ export interface Predictor {
   readonly fit: Fit;
   /** Where the interpreter runs. */
   readonly device: Device;
+  /** 'cpu', or the Edge TPU as `--device` names it ('usb:0', 'pci:0'). */
+  readonly deviceName: string;
   /** Input side of the model in pixels (photos are resized to inputSize × inputSize). */
   readonly inputSize: number;
   /**
@@ -279,6 +281,7 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
     files,
     fit,
     device: session.device,
+    deviceName: session.deviceName,
     inputSize: size,
     async predict(source: string | Uint8Array, top = 5): Promise<ImagePrediction> {
       const file = typeof source === 'string' ? source : `<${source.byteLength} bytes>`;

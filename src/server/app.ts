@@ -11,6 +11,7 @@ import multer from 'multer';
 import { EdgeTuneError, HTTP_STATUS, fail } from '../errors';
 import { OPTION_SPECS, formatDefault, optionsFromFlags } from '../options';
 import { sniffImage, type ImageFormat } from '../image';
+import { listEdgeTpus } from '../runtime';
 import type { Camera } from '../camera/types';
 import {
   listClasses, addClass, renameClass, deleteClass, listSamples, resolveSample, deleteSample, addSample,
@@ -97,6 +98,8 @@ export function createApp(ctx: AppContext): express.Express {
     res.json({
       version: ctx.version,
       device: m?.device ?? null,
+      deviceName: m?.deviceName ?? null,
+      edgeTpus: listEdgeTpus().map((d) => ({ type: d.type, path: d.path })),
       modelId: m?.id ?? null,
       labels: m?.labels.length ?? 0,
       camera: ctx.camera.status(),

@@ -95,7 +95,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const load = async (id: string): Promise<void> => {
     const m = await inference.load(id, id === STOCK_ID ? undefined : findVersion(paths, id).dir);
     m.warnings.forEach(log);
-    log(`serving model ${m.id} (${m.labels.length} classes) on ${m.device === 'edgetpu' ? 'the Edge TPU' : `the CPU, ${threads.inference} thread(s)`}`);
+    log(`serving model ${m.id} (${m.labels.length} classes) on ${m.device === 'edgetpu' ? `the Edge TPU (${m.deviceName})` : `the CPU, ${threads.inference} thread(s)`} (--device ${opts.device ?? 'auto'})`);
   };
   // The active version, else the stock classifier; a start never fails for want of a model.
   const active = activeVersionId(paths, log);

@@ -28,7 +28,7 @@ let predictor: Predictor | null = null;
 try {
   predictor = openPredictor({ model: data.model, modelsDir: data.modelsDir, threads: data.threads, device: data.device });
   port.postMessage({
-    type: 'opened', labels: predictor.labels, device: predictor.device, fit: predictor.fit,
+    type: 'opened', labels: predictor.labels, device: predictor.device, deviceName: predictor.deviceName, fit: predictor.fit,
     inputSize: predictor.inputSize, modelPath: predictor.files.modelPath, warnings: predictor.files.warnings,
   });
 } catch (e) {

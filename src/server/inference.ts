@@ -18,6 +18,8 @@ export interface LoadedModel {
   /** One label per output. */
   labels: string[];
   device: Device;
+  /** 'cpu', or the Edge TPU as `--device` names it ('usb:0'). */
+  deviceName: string;
   fit: Fit;
   /** Input side, pixels. */
   inputSize: number;
@@ -76,7 +78,7 @@ interface Slot {
 }
 
 type WorkerMessage =
-  | { type: 'opened'; labels: string[]; device: Device; fit: Fit; inputSize: number; modelPath: string; warnings: string[] }
+  | { type: 'opened'; labels: string[]; device: Device; deviceName: string; fit: Fit; inputSize: number; modelPath: string; warnings: string[] }
   | { type: 'result'; id: number; predictions: { label: string; score: number }[]; ms: number; warning?: string }
   | { type: 'error'; id?: number; error: string; code: ErrorCode };
 
@@ -100,7 +102,7 @@ export function startInference(opts: InferenceOptions): Inference {
     let s: Slot | null = null;
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'opened') {
-        s = { worker, model: { id, labels: m.labels, device: m.device, fit: m.fit, inputSize: m.inputSize, modelPath: m.modelPath, warnings: m.warnings }, waiting: new Map(), retiring: false };
+        s = { worker, model: { id, labels: m.labels, device: m.device, deviceName: m.deviceName, fit: m.fit, inputSize: m.inputSize, modelPath: m.modelPath, warnings: m.warnings }, waiting: new Map(), retiring: false };
         all.add(s);
         resolve(s);
         return;
