@@ -105,6 +105,9 @@ describe('serve with real models: predict, train in the background, hot swap, ve
     const file = await api('/api/models/v1/files/model.tflite');
     assert.deepEqual(Buffer.from(await file.arrayBuffer()), fs.readFileSync(path.join(s.paths.versions, 'v1', 'model.tflite')));
     assert.equal(await (await api('/api/models/v1/files/labels.txt')).text(), '0\n5\n');
+    // No Coral here: --device auto embedded on the CPU, and metadata.json says so.
+    const meta = await (await api('/api/models/v1/files/metadata.json')).json() as any;
+    assert.deepEqual(meta.base.embedder, { device: 'cpu', deviceName: 'cpu', file: meta.base.file, sha256: meta.base.sha256 });
     assert.equal((await api('/api/models/v1/files/head.json')).status, 404);
     assert.equal(fs.readlinkSync(path.join(s.paths.versions, 'current')), 'v1');
 
