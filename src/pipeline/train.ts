@@ -493,7 +493,10 @@ export async function kFoldEstimate(p: Prepared, o: TrainOptions, spec: HeadSpec
 export async function crossValidate(p: Prepared, o: TrainOptions, spec: HeadSpec, r: Reporter, signal?: AbortSignal): Promise<{ truth: number[]; predicted: number[]; folds: number }> {
   const idx = [...p.split.train, ...p.split.val];
   const samples = idx.map((i) => p.all.kept[i]);
-  const k = Math.max(2, Math.min(o.folds, minClassCount(samples, p.ds.labels.length)));
+  // At least 3 folds: each round needs a test fold, a validation fold (early stopping) and a
+  // training fold. With 2, a class of 2 photos made the training part empty. A class smaller than
+  // k is simply absent from some folds (kFolds).
+  const k = Math.min(idx.length, Math.max(3, Math.min(o.folds, minClassCount(samples, p.ds.labels.length))));
   const fold = kFolds(samples, k, o.seed, Int32Array.from(idx.map((i) => p.groupOf[i])));
   const truth: number[] = [];
   const predicted: number[] = [];
@@ -501,7 +504,8 @@ export async function crossValidate(p: Prepared, o: TrainOptions, spec: HeadSpec
     const test = idx.filter((_, j) => fold[j] === f);
     const valFold = (f + 1) % k;
     const val = idx.filter((_, j) => fold[j] === valFold);
-    const tr = idx.filter((_, j) => fold[j] !== f && fold[j] !== valFold);
+    let tr = idx.filter((_, j) => fold[j] !== f && fold[j] !== valFold);
+    if (tr.length === 0) tr = val; // a handful of photos in all: early stopping then sees its own training photos
     const head = await fitHead(trainingSet(p, tr, o.augViews), rowsOf(p.all, val), p.ds.labels.length, spec, r, signal, `cross-validation fold ${f + 1}/${k}`);
     const rows = rowsOf(p.all, test);
     predicted.push(...argmaxRows(predictHead(head.model, rows.x, rows.n, rows.dim), p.ds.labels.length));

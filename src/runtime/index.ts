@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { isMainThread } from 'node:worker_threads';
 import { EDGETPU_CUSTOM_OP, isEdgeTpuCompiled, Model, readModel, TensorType } from '../tflite';
 import { ioError } from '../errors';
 import { parseLabelsFile } from '../dataset/labels-file';
@@ -366,11 +367,15 @@ let fullGc: (() => void) | null | undefined;
 
 /**
  * Runs a full garbage collection and resolves after one macrotask, by which time N-API finalizers
- * of the collected native objects have run (Node defers them out of the GC pause). `gc` is exposed
+ * of the collected native objects have run (Node defers them out of the GC pause). Main thread only. `gc` is exposed
  * at run time through V8's --expose-gc flag (vm.runInNewContext('gc') then returns it); where that
  * is unavailable, only the wait happens.
  */
 export function collectNative(): Promise<void> {
+  // Not in a worker thread: V8 flags are process-wide and changing them while other isolates run
+  // is unsafe (a worker crashed in Isolate::Delete once it did); a worker's interpreters are freed
+  // when the worker ends, which is how the server retires them.
+  if (!isMainThread) return new Promise((resolve) => setImmediate(resolve));
   if (fullGc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
