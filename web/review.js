@@ -25,7 +25,7 @@ function render() {
   const key = JSON.stringify([threshold, items.map((i) => i.id), classes.map((c) => c.label)]);
   if (key === shown) return;
   shown = key;
-  byTest('review-threshold').textContent = typeof threshold === 'number' ? `frames under ${pct(threshold)} confidence` : '';
+  byTest('review-threshold').textContent = typeof threshold === 'number' ? `Kept: frames under ${pct(threshold)} confidence.` : '';
   byTest('review-empty').hidden = items.length > 0;
   byTest('review-list').replaceChildren(...items.map((it) => {
     const guess = it.predictions?.[0];

@@ -169,6 +169,8 @@ function setState(state, text) {
   const busy = state === 'running' || state === 'cancelling';
   byTest('train-start').disabled = busy;
   byTest('train-cancel').disabled = !busy || state === 'cancelling';
+  // A finished, failed or cancelled job leaves no "… s left" behind.
+  if (state === 'cancelled' || state === 'failed') byTest('train-phase').textContent = '';
 }
 
 function bar(done, total) {

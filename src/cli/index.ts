@@ -212,7 +212,11 @@ export function buildCli(): Command {
   });
   program.command('serve')
     .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: see the README)')
-    .option('--port <n>', 'TCP port (0 = any free port)', int('--port', 0), 8080)
+    .option('--port <n>', 'TCP port (0 = any free port)', (v: string) => {
+      const n = int('--port', 0)(v);
+      if (n > 65535) throw new InvalidArgumentError(`--port must be at most 65535 (got '${v}')`);
+      return n;
+    }, 8080)
     .option('--host <address>', 'address to listen on; any address but loopback needs --token', '127.0.0.1')
     .option('--camera <spec>', `camera: ${CAMERA_SPEC_GRAMMAR} (browser = the page's own camera)`, 'auto')
     .option('--data <dir>', 'data folder: the dataset (folder per class), model versions, review list', 'edgetune-data')

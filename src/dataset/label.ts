@@ -23,7 +23,9 @@ export function showLabel(label: string): string {
  *   control characters are shown escaped).
  */
 export function validateLabel(label: string): string {
-  const shown = typeof label === 'string' ? showLabel(label) : String(label);
+  const full = typeof label === 'string' ? showLabel(label) : String(label);
+  // Long names are shortened in the message (the rule that fails says how long it is).
+  const shown = [...full].length > 80 ? `${[...full].slice(0, 77).join('')}…` : full;
   const fail = (rule: string): never => {
     throw new EdgeTuneError('BAD_LABEL', `invalid class label '${shown}': ${rule}`);
   };
@@ -37,6 +39,9 @@ export function validateLabel(label: string): string {
   if (label.includes('..')) fail("it contains '..'; use a single '.' or '_'");
   if (label.startsWith('.')) fail("it starts with '.', which makes a hidden folder that is ignored; remove the leading '.'");
   if (/\p{Cc}/u.test(label)) fail('it contains a control character (newline, tab, NUL ...); remove it');
+  // A lone UTF-16 surrogate cannot be a file name (it becomes U+FFFD on disk), and U+FFFD itself
+  // is what undecodable bytes turn into: both mean the name was garbled on its way here.
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(label) || label.includes('\uFFFD')) fail('it contains an invalid or undecodable character (U+FFFD or a lone surrogate); type the name again as UTF-8');
   if (/^\s|\s$/u.test(label)) fail('it starts or ends with whitespace, which is invisible where the label is shown; remove it');
   return label;
 }

@@ -159,7 +159,7 @@ export const STOCK_CLASSIFIER_BASE = 'mobilenet_v2_1.0_224';
 
 function findSpec(name: string): BaseSpec {
   const s = BASES.find((b) => b.name === name);
-  if (!s) throw new Error(`unknown base ${name}; known: ${BASES.map((b) => b.name).join(', ')}`);
+  if (!s) throw fail('BAD_OPTION', `unknown base ${name}; known: ${BASES.map((b) => b.name).join(', ')}`);
   return s;
 }
 

@@ -12,6 +12,7 @@ import { EdgeTuneError, HTTP_STATUS, fail } from '../errors';
 import { OPTION_SPECS, formatDefault, optionsFromFlags } from '../options';
 import { sniffImage, type ImageFormat } from '../image';
 import { listEdgeTpus } from '../runtime';
+import { listBases } from '../models';
 import type { Camera } from '../camera/types';
 import {
   listClasses, addClass, renameClass, deleteClass, listSamples, resolveSample, deleteSample, addSample,
@@ -28,6 +29,8 @@ import type { Live, LiveResult } from './live';
 export interface AppContext {
   version: string;
   paths: DataPaths;
+  /** Where the pretrained bases are installed. */
+  modelsDir: string;
   camera: Camera;
   inference: Inference;
   trainer: Trainer;
@@ -45,6 +48,33 @@ export interface AppContext {
   /** Subscribes to training events; returns the unsubscribe function. */
   onTrainEvent(cb: (e: TrainEvent) => void): () => void;
   log(line: string): void;
+}
+
+/** Photos per upload request. */
+export const MAX_FILES = 20;
+/** Upload requests read at once (the others wait). */
+export const MAX_CONCURRENT_UPLOADS = 2;
+
+/**
+ * A frame for a capture: the latest one if it is fresh (under 1 s old) and not captured yet — the
+ * browser camera posts a frame, then asks to capture it —, else the next one the camera delivers.
+ * @throws EdgeTuneError UNAVAILABLE when none comes within 5 s.
+ */
+const captured = new WeakMap<Camera, number>();
+async function captureFrame(camera: Camera): Promise<{ jpeg: Buffer; seq: number }> {
+  const last = camera.latest();
+  if (last && Date.now() - last.time < 1000 && (captured.get(camera) ?? 0) < last.seq) {
+    captured.set(camera, last.seq);
+    return last;
+  }
+  try {
+    const f = await camera.capture(5000);
+    captured.set(camera, f.seq);
+    return f;
+  } catch (e) {
+    const hint = camera.kind === 'browser' ? 'open the page and allow its camera (it sends the frames)' : `check the camera (${camera.status().error ?? camera.spec})`;
+    throw fail('UNAVAILABLE', `no camera frame within 5 s: ${hint}`, e);
+  }
 }
 
 /** Folder of the page (web/ at the package root). */
@@ -72,8 +102,27 @@ export function createApp(ctx: AppContext): express.Express {
 
   const upload = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: ctx.limits.maxBytes, files: 50, fields: 20 },
+    limits: { fileSize: ctx.limits.maxBytes, files: MAX_FILES, fields: 20 },
   });
+  // Uploads are held in memory: bound each request (MAX_FILES files, REQUEST_FILES_BYTES in all)
+  // and how many are read at once, so a burst of big uploads cannot exhaust a 2 GB Pi.
+  const requestBytes = ctx.limits.maxBytes * 5;
+  let uploading = 0;
+  const waiting: (() => void)[] = [];
+  const uploadSlot = async (req: Request, res: Response, next: NextFunction) => {
+    if (!req.is('multipart/form-data')) return next();
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > requestBytes) {
+      return next(fail('TOO_LARGE', `upload of ${len} bytes refused: one request carries at most ${requestBytes} bytes (${MAX_FILES} photos of at most ${ctx.limits.maxBytes} bytes each); send the photos in smaller batches`));
+    }
+    if (uploading >= MAX_CONCURRENT_UPLOADS) await new Promise<void>((resolve) => waiting.push(resolve));
+    uploading++;
+    res.on('close', () => {
+      uploading--;
+      waiting.shift()?.();
+    });
+    next();
+  };
   const json = express.json({ limit: '1mb' });
   const raw = express.raw({ type: ['image/*', 'application/octet-stream'], limit: ctx.limits.maxBytes });
   const auth = requireToken(ctx.token);
@@ -112,7 +161,11 @@ export function createApp(ctx: AppContext): express.Express {
   });
   app.get('/api/options', (_req, res) => {
     res.json({
-      options: OPTION_SPECS.map((s) => ({ flag: s.flag, value: s.value, help: s.help, kind: s.kind, default: formatDefault(s) })),
+      // The base is a choice among the bases installed here (a free name on the command line).
+      options: OPTION_SPECS.map((s) => ({
+        flag: s.flag, value: s.value, help: s.help, default: formatDefault(s),
+        kind: s.flag === 'base' ? { type: 'choice', choices: listBases(ctx.modelsDir).filter((b) => b.installed).map((b) => b.name) } : s.kind,
+      })),
     });
   });
 
@@ -128,12 +181,18 @@ export function createApp(ctx: AppContext): express.Express {
     if (typeof label !== 'string') throw fail('BAD_LABEL', 'send JSON {"label": "name"} to create a class');
     res.status(201).json(classJson(addClass(ctx.paths, label)));
   });
+  const notWhileTraining = (what: string) => {
+    const id = ctx.trainer.running();
+    if (id) throw Object.assign(fail('CONFLICT', `cannot ${what} while training ${id} reads the dataset: wait for it or cancel it (DELETE /api/train)`), { jobId: id });
+  };
   app.patch('/api/classes/:label', json, (req, res) => {
+    notWhileTraining('rename a class');
     const to = req.body?.label;
     if (typeof to !== 'string') throw fail('BAD_LABEL', 'send JSON {"label": "new name"} to rename a class');
     res.json(classJson(renameClass(ctx.paths, param(req, 'label'), to)));
   });
   app.delete('/api/classes/:label', (req, res) => {
+    notWhileTraining('delete a class');
     const label = param(req, 'label');
     res.json({ label, deleted: deleteClass(ctx.paths, label) });
   });
@@ -144,7 +203,7 @@ export function createApp(ctx: AppContext): express.Express {
       samples: listSamples(ctx.paths, label).map((s) => ({ id: s.id, file: s.file, bytes: s.bytes, thumbnail: `/api/samples/${s.id}/thumbnail` })),
     });
   });
-  app.post('/api/classes/:label/samples', json, upload.array('image', 50), async (req, res) => {
+  app.post('/api/classes/:label/samples', json, uploadSlot, upload.array('image', MAX_FILES), async (req, res) => {
     const label = param(req, 'label');
     listSamples(ctx.paths, label); // 404 / 400 before any capture
     const added: { id: string; file: string }[] = [];
@@ -160,8 +219,9 @@ export function createApp(ctx: AppContext): express.Express {
     } else if (req.is('application/json') && req.body?.fromCamera === true) {
       const count = req.body.count ?? 1;
       if (!Number.isInteger(count) || count < 1 || count > 50) throw fail('BAD_OPTION', `count must be an integer from 1 to 50 (got ${JSON.stringify(count)})`);
+      if (ctx.camera.kind === 'none') throw fail('UNAVAILABLE', 'there is no camera (serve --camera none): upload photos instead, or start serve with a camera');
       for (let i = 0; i < count; i++) {
-        const frame = await ctx.camera.capture(5000);
+        const frame = await captureFrame(ctx.camera);
         const s = sniffImage(frame.jpeg);
         if (s.kind !== 'image') throw fail('BAD_IMAGE', `camera ${ctx.camera.spec} sent a frame that is not an image: check the camera`);
         const sample = addSample(ctx.paths, label, frame.jpeg, s.format);
@@ -183,6 +243,7 @@ export function createApp(ctx: AppContext): express.Express {
     res.sendFile(s.abs, { dotfiles: 'allow' });
   });
   app.delete('/api/samples/:id', (req, res) => {
+    notWhileTraining('delete a photo');
     const id = param(req, 'id');
     deleteSample(ctx.paths, id);
     res.json({ id, deleted: true });
@@ -196,7 +257,7 @@ export function createApp(ctx: AppContext): express.Express {
     await checkUpload(bytes, f?.originalname || 'image', ctx.limits);
     return bytes;
   };
-  app.post('/api/predict', raw, upload.single('image'), async (req, res) => {
+  app.post('/api/predict', raw, uploadSlot, upload.single('image'), async (req, res) => {
     const bytes = await imageBody(req);
     const r = await ctx.inference.predict(bytes, topOf(req, ctx.top));
     res.json(r);
@@ -226,7 +287,10 @@ export function createApp(ctx: AppContext): express.Express {
     res.type('image/jpeg').setHeader('Cache-Control', 'no-store');
     res.send(f.jpeg);
   });
-  app.get('/stream.mjpg', (req, res) => mjpegStream(req, res, ctx.camera));
+  app.get('/stream.mjpg', (req, res) => {
+    if (ctx.camera.kind === 'none') throw fail('UNAVAILABLE', 'there is no camera to stream (serve --camera none): start serve with --camera auto, v4l2:/dev/videoN, rpicam or file:DIR');
+    mjpegStream(req, res, ctx.camera);
+  });
 
   // --- training ---
   app.post('/api/train', json, (req, res) => {
@@ -275,6 +339,7 @@ export function createApp(ctx: AppContext): express.Express {
     res.json({ active: id });
   });
   app.get('/api/models/:id/files/:name', (req, res) => {
+    if (param(req, 'id') === STOCK_ID) throw fail('NOT_FOUND', 'the stock classifier is not a trained version: its files are the installed bases (edgetune models list); download the files of a trained version instead');
     const v = findVersion(ctx.paths, param(req, 'id'));
     const name = param(req, 'name');
     if (!(VERSION_FILES as readonly string[]).includes(name) || !v.files.includes(name)) {
@@ -291,7 +356,8 @@ export function createApp(ctx: AppContext): express.Express {
     });
   });
   app.get('/api/review/:id/image', (req, res) => {
-    res.type('image/jpeg').sendFile(reviewImage(ctx.paths, param(req, 'id')), { dotfiles: 'allow' });
+    const file = reviewImage(ctx.paths, param(req, 'id'));
+    res.type('image/jpeg').sendFile(file, { dotfiles: 'allow' });
   });
   app.post('/api/review/:id', json, (req, res) => {
     const label = req.body?.label;
@@ -316,7 +382,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const { status, body } = errorBody(err);
+    const { status, body } = errorBody(err, ctx.limits);
     if (status >= 500 && status !== 501 && status !== 503) ctx.log(`${req.method} ${req.originalUrl}: ${body.error}`);
     res.status(status).json(body);
   });
@@ -324,20 +390,32 @@ export function createApp(ctx: AppContext): express.Express {
 }
 
 /** Maps any thrown value to a status and `{error, code}` (multer and body-parser errors included). */
-export function errorBody(err: unknown): { status: number; body: { error: string; code: string; jobId?: string } } {
+export function errorBody(err: unknown, limits: UploadLimits): { status: number; body: { error: string; code: string; jobId?: string } } {
   if (err instanceof EdgeTuneError) {
     const jobId = (err as EdgeTuneError & { jobId?: string }).jobId;
     return { status: HTTP_STATUS[err.code], body: { error: err.message, code: err.code, ...(jobId ? { jobId } : {}) } };
   }
   if (err instanceof multer.MulterError) {
-    const tooLarge = err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FILE_COUNT';
-    return {
-      status: tooLarge ? 413 : 400,
-      body: { error: `upload refused: ${err.message.toLowerCase()}${err.field ? ` (field ${err.field})` : ''}; send images in the multipart field "image", within the size limit`, code: tooLarge ? 'TOO_LARGE' : 'BAD_IMAGE' },
+    const why: Partial<Record<string, [number, string, string]>> = {
+      LIMIT_FILE_SIZE: [413, 'TOO_LARGE', `a photo is larger than ${limits.maxBytes} bytes: send a smaller one (or start serve with a larger --max-upload-mb)`],
+      LIMIT_FILE_COUNT: [413, 'TOO_LARGE', `at most ${MAX_FILES} photos per request: send them in smaller batches`],
+      LIMIT_UNEXPECTED_FILE: [400, 'BAD_IMAGE', `unexpected file field '${err.field ?? ''}': send photos in the field "image"${err.field === 'image' ? ' (this route takes one)' : ''}`],
     };
+    const [status, code, error] = why[err.code] ?? [400, 'BAD_IMAGE', `upload refused (${err.message.toLowerCase()}): send photos in the multipart field "image"`];
+    return { status, body: { error, code } };
   }
   const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return { status: 413, body: { error: `request body too large: ${e.message}`, code: 'TOO_LARGE' } };
+  // busboy's own errors for a body that is not valid multipart/form-data
+  if (typeof e?.message === 'string' && /^(Unexpected end of form|Multipart: Boundary not found|Malformed part header|Unexpected end of file)/.test(e.message)) {
+    return { status: 400, body: { error: `the upload is not valid multipart/form-data (${e.message}): send the photos as multipart field "image"`, code: 'BAD_IMAGE' } };
+  }
+  if (err instanceof URIError || (typeof e?.message === 'string' && e.message.startsWith('Failed to decode param'))) {
+    return { status: 400, body: { error: 'the URL holds an invalid percent-encoding: encode names as UTF-8 (encodeURIComponent)', code: 'BAD_LABEL' } };
+  }
+  if (e?.type === 'entity.too.large') return { status: 413, body: { error: 'request body too large: JSON bodies are at most 1 MB, photos at most the upload limit', code: 'TOO_LARGE' } };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'request.aborted' || (typeof e?.status === 'number' && e.status === 400 && /header check|unexpected end/i.test(String(e.message)))) {
+    return { status: 400, body: { error: `the request body could not be read (${e.message}): send it uncompressed`, code: 'BAD_OPTION' } };
+  }
   if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: 'request body is not valid JSON: send a JSON object', code: 'BAD_OPTION' } };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, body: { error: String(e.message), code: 'BAD_OPTION' } };
   return { status: 500, body: { error: `internal error: ${(err as Error)?.message ?? String(err)}`, code: 'IO' } };

@@ -75,7 +75,8 @@ export function sameSecret(a: string, b: string): boolean {
 /** The token a request carries: `Authorization: Bearer T`, else the login cookie, else null. */
 export function requestToken(req: Request): string | null {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  // The scheme name is case-insensitive (RFC 9110 §11.1).
+  if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim();
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) {

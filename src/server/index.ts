@@ -144,7 +144,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
 
   const app = createApp({
     version: require(path.resolve(__dirname, '..', '..', '..', 'package.json')).version,
-    paths, camera, inference, trainer, live, token, top, reviewBelow, threads,
+    paths, modelsDir, camera, inference, trainer, live, token, top, reviewBelow, threads,
     limits: { maxBytes: opts.maxUploadBytes ?? DEFAULT_LIMITS.maxBytes, maxPixels: opts.maxUploadPixels ?? DEFAULT_LIMITS.maxPixels },
     startedAt: Date.now(),
     activate,

@@ -89,11 +89,26 @@ export function startInference(opts: InferenceOptions): Inference {
   let loading: Promise<unknown> = Promise.resolve();
   const all = new Set<Slot>();
 
+  /**
+   * Ends a worker that has no request left: it closes its session and leaves its event loop, so the
+   * thread ends with nothing of its native code (interpreter, image decoder) in flight, and its
+   * teardown frees the interpreter. Terminating a thread from outside while native callbacks are
+   * pending crashed the process in tests (free(): invalid pointer), so that is only the fallback
+   * after 10 s. Resolves when the thread is gone.
+   */
   const retire = (s: Slot): Promise<void> => {
     s.retiring = true;
-    if (s.waiting.size > 0) return Promise.resolve(); // terminated when the last answer arrives
+    if (s.waiting.size > 0) return Promise.resolve(); // retired when the last answer arrives
+    if (!all.has(s)) return Promise.resolve();
     all.delete(s);
-    return s.worker.terminate().then(() => undefined);
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => void s.worker.terminate(), 10000);
+      s.worker.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      s.worker.postMessage({ type: 'close' });
+    });
   };
 
   const open = (id: string, model: string | undefined): Promise<Slot> => new Promise((resolve, reject) => {
@@ -181,9 +196,8 @@ export function startInference(opts: InferenceOptions): Inference {
       await Promise.all([...all].map((s) => {
         for (const w of s.waiting.values()) w.reject(fail('UNAVAILABLE', 'the server is stopping'));
         s.waiting.clear();
-        return s.worker.terminate();
+        return retire(s);
       }));
-      all.clear();
     },
   };
 }

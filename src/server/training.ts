@@ -7,12 +7,14 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fail, type ErrorCode } from '../errors';
-import { scanDataset } from '../dataset';
+import { scanDataset, showLabel } from '../dataset';
+import { resolveBase } from '../models';
+import { resolveTrainOptions } from '../options';
+import { listClasses, type DataPaths } from './store';
 import type { TrainOptionsInput } from '../options';
 import type { ProgressEvent } from '../pipeline/report';
 import type { TrainingWorkerData } from './training-worker';
 import { nextVersionId } from './versions';
-import type { DataPaths } from './store';
 
 /** What a job sends to subscribers (SSE event name = `type`). */
 export type TrainEvent =
@@ -59,6 +61,8 @@ export interface Trainer {
    *   the dataset cannot be trained (fewer than 2 classes with photos); BAD_OPTION from the options.
    */
   start(options: TrainOptionsInput): TrainJob;
+  /** The running job's id, or null. */
+  running(): string | null;
   /** Asks the running job to stop. @throws EdgeTuneError NOT_FOUND when none runs. */
   cancel(): TrainJob;
   /** The running job, else the last one, else null. */
@@ -70,6 +74,9 @@ export interface Trainer {
 }
 
 const MAX_HISTORY = 5000;
+
+/** Photos a class needs before the server trains on it (the dataset scan's own minimum). */
+export const MIN_PHOTOS = 2;
 
 /** Creates the trainer of a server. */
 export function createTrainer(opts: TrainerOptions): Trainer {
@@ -88,8 +95,14 @@ export function createTrainer(opts: TrainerOptions): Trainer {
       if (job?.state === 'running') {
         throw Object.assign(fail('CONFLICT', `training ${job.id} is running: wait for it or cancel it (DELETE /api/train)`), { jobId: job.id });
       }
-      // Refuse an untrainable dataset now (one line, 4xx) rather than from inside the worker.
+      // Refuse what cannot train now (one line, 4xx) rather than from inside the worker: an
+      // unknown or missing base, fewer than 2 classes, a class with too few photos.
+      const small = listClasses(opts.paths).filter((c) => c.count < MIN_PHOTOS);
+      if (small.length > 0) {
+        throw fail('BAD_DATASET', `class${small.length > 1 ? 'es' : ''} ${small.map((c) => `'${showLabel(c.label)}' (${c.count} photo${c.count === 1 ? '' : 's'})`).join(', ')} need${small.length > 1 ? '' : 's'} at least ${MIN_PHOTOS} photos: capture or upload more (10 or more train better), or delete the class`);
+      }
       scanDataset(opts.paths.dataset);
+      resolveBase(resolveTrainOptions(options).base, opts.modelsDir);
       const id = `t${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
       const modelId = nextVersionId(opts.paths);
       const j: TrainJob = { id, state: 'running', modelId, startedAt: new Date().toISOString() };
@@ -111,9 +124,10 @@ export function createTrainer(opts: TrainerOptions): Trainer {
         ended = true;
         Object.assign(j, { state, finishedAt: new Date().toISOString() }, extra);
         if (worker === w) worker = null;
-        // The run is over: end the thread now (its tfjs backend and interpreter go with it), so
-        // memory stays flat over many trainings instead of waiting for the worker to wind down.
-        void w.terminate();
+        // The run is over: the worker closed its port and ends once its last native callbacks
+        // (image decoding ahead of a cancelled embedding) have returned. Terminating it from outside
+        // with those in flight can crash the process, so that is only the fallback.
+        setTimeout(() => void w.terminate(), 30000).unref();
       };
       w.on('message', (m: { type: 'progress'; event: ProgressEvent } | { type: 'log'; level: 'info' | 'warn'; message: string }
         | { type: 'done'; estimate: number | null; tensors: number } | { type: 'failed'; error: string; code: ErrorCode }) => {
@@ -158,6 +172,7 @@ export function createTrainer(opts: TrainerOptions): Trainer {
       return job;
     },
     job: () => job,
+    running: () => (job?.state === 'running' ? job.id : null),
     history: () => events.slice(),
     async close() {
       const w = worker;

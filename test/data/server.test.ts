@@ -130,6 +130,10 @@ describe('serve with real models: predict, train in the background, hot swap, ve
     // A new subscriber first gets the running job's events so far (not the last job's).
     await readEvents(`${s.url}/api/train/events`, (t, d) => t === 'progress' && d.done > 0 && d.jobId === jobId, 60000);
     const events = readEvents(`${s.url}/api/train/events`, (t) => t === 'cancelled' || t === 'done' || t === 'failed', 5 * 60 * 1000);
+    // The dataset is not changed under a running training.
+    const del = await api('/api/classes/5', { method: 'DELETE' });
+    assert.equal(del.status, 409);
+    assert.equal((await del.json() as any).jobId, jobId);
     const c = await api('/api/train', { method: 'DELETE' });
     assert.deepEqual(await c.json(), { jobId, state: 'cancelling' });
     const seen = await events;

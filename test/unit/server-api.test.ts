@@ -204,6 +204,56 @@ describe('serve API (no bases installed)', function () {
     assert.equal((await post('/api/review/..%2Fx', { label: 'only' })).status, 404);
   });
 
+  it('bounds uploads per request and answers malformed ones with 400, naming the limit', async () => {
+    await post('/api/classes', { label: 'many' });
+    const tiny = await jpeg(1, 1, 1, 16, 16);
+    let r = await api('/api/classes/many/samples', { method: 'POST', body: form(Array.from({ length: 21 }, (_, i) => ({ name: `${i}.jpg`, bytes: tiny }))) });
+    assert.equal(r.status, 413);
+    assert.equal((await r.json() as any).error, 'at most 20 photos per request: send them in smaller batches');
+    r = await api('/api/classes/many/samples', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=xx' }, body: 'garbage' });
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as any).error, /^the upload is not valid multipart\/form-data/);
+    r = await api('/api/predict', { method: 'POST', body: form([{ name: 'a.jpg', bytes: tiny }, { name: 'b.jpg', bytes: tiny }]) });
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as any).error, /^unexpected file field 'image': send photos in the field "image" \(this route takes one\)/);
+    r = await api('/api/classes/%E0%A4%A/samples');
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as any).error, /invalid percent-encoding/);
+    assert.equal((await post('/api/classes', { label: '\ud800' })).status, 400);
+  });
+
+  it('says what a class needs before training, checks the base, and takes the browser frame it was just sent', async () => {
+    // 'many' has no photos yet: named, with what to do.
+    let r = await post('/api/train', {});
+    assert.equal(r.status, 422);
+    assert.match((await r.json() as any).error, /'many' \(0 photos\) needs at least 2 photos: capture or upload more/);
+    await api('/api/classes/many', { method: 'DELETE' });
+    for (const label of ['x1', 'x2']) {
+      await post('/api/classes', { label });
+      await api(`/api/classes/${label}/samples`, { method: 'POST', body: form([{ name: 'a.jpg', bytes: await jpeg(label === 'x1' ? 200 : 0, 9, 9) }, { name: 'b.jpg', bytes: await jpeg(label === 'x1' ? 190 : 10, 9, 9) }]) });
+    }
+    await api('/api/classes/only', { method: 'DELETE' });
+    r = await post('/api/train', { base: 'nope' });
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as any).error, /^unknown base nope; known: mobilenet_v1_1\.0_224/);
+    // A frame posted, then captured: the capture takes that frame, not the next one.
+    const frame = await jpeg(5, 250, 5);
+    await api('/api/camera/frame', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame });
+    r = await post('/api/classes/x1/samples', { fromCamera: true, count: 1 });
+    assert.equal(r.status, 201);
+    const id = (await r.json() as any).added[0].id;
+    assert.deepEqual(Buffer.from(await (await api(`/api/samples/${id}/image`)).arrayBuffer()), frame);
+  });
+
+  it('answers JSON (not an image type) for a missing review image, and explains the stock model has no files', async () => {
+    const r = await api('/api/review/r0000000/image');
+    assert.equal(r.status, 404);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+    const st = await api('/api/models/stock/files/labels.txt');
+    assert.equal(st.status, 404);
+    assert.match((await st.json() as any).error, /^the stock classifier is not a trained version/);
+  });
+
   it('sends security headers and serves uPlot from node_modules', async () => {
     const r = await api('/api/health');
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
@@ -235,6 +285,13 @@ describe('serve access token', function () {
     assert.equal(wrong.status, 401);
     assert.match((await wrong.json() as any).error, /wrong access token/);
     assert.equal((await fetch(`${s.url}/api/health`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    // The scheme name is case-insensitive.
+    assert.equal((await fetch(`${s.url}/api/health`, { headers: { authorization: `bearer ${token}` } })).status, 200);
+    // No camera: the stream and captures say so (503), with a token that is right.
+    const auth = { authorization: `Bearer ${token}` };
+    const st = await fetch(`${s.url}/stream.mjpg`, { headers: auth });
+    assert.equal(st.status, 503);
+    assert.match((await st.json() as any).error, /^there is no camera to stream \(serve --camera none\)/);
 
     const bad = await fetch(`${s.url}/login`, { method: 'POST', body: new URLSearchParams({ token: 'guess' }), redirect: 'manual' });
     assert.equal(bad.status, 303);
