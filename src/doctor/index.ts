@@ -11,6 +11,7 @@
  * file-system root for /sys, /dev and /proc, …) that callers and tests can replace in part.
  * Native code (the TFLite binding, the tfjs backends) is only ever loaded in child processes.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultModelsDir } from '../models';
 import { EDGETPU_LIBRARY } from '../runtime';
@@ -44,6 +45,7 @@ export function doctorEnv(overrides: Partial<DoctorEnv> = {}): DoctorEnv {
     root: '/',
     node: process.versions.node,
     arch: process.arch,
+    machine: os.machine(),
     platform: process.platform,
     tflitePackage: tflitePackage(),
     edgetpuLibrary: EDGETPU_LIBRARY,

@@ -4,13 +4,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TFLITE_LINUX_ARCHES } from '../runtime';
 import type { Check, DoctorEnv } from './types';
 
 /** Oldest Node.js major EdgeTune runs on (package.json "engines"). */
 export const MIN_NODE_MAJOR = 20;
 
 /** The architectures tfjs-tflite-node 0.0.2 ships a TFLite library for on Linux (its cc_deps: linux_amd64, linux_arm64). */
-export const TFLITE_ARCHES: readonly string[] = ['x64', 'arm64'];
+export const TFLITE_ARCHES: readonly string[] = TFLITE_LINUX_ARCHES;
 
 /**
  * Below this much memory available (bytes) training may swap or be killed: train + export of
@@ -37,14 +38,17 @@ export function checkNode(env: DoctorEnv): Check {
 
 /**
  * Platform and CPU architecture: Linux on x64 or arm64 is ok; 32-bit ARM fails (no TFLite
- * library is published for it); other architectures fail likewise; other platforms warn.
+ * library is published for it), saying so when the kernel is 64-bit (32-bit Raspberry Pi OS boots
+ * a 64-bit kernel on a Pi 4/5: `uname -m` says aarch64, yet Node.js and every program are 32-bit);
+ * other architectures fail likewise; other platforms warn.
  */
 export function checkArch(env: DoctorEnv): Check {
   const where = `${env.platform} ${env.arch}`;
   if (env.arch === 'arm') {
+    const kernel = env.machine === 'aarch64' || env.machine === 'arm64' ? ` on a 64-bit ${env.machine} kernel: a 32-bit OS` : '';
     return {
       name: 'architecture', status: 'fail',
-      detail: `${where} (32-bit ARM): no 32-bit ARM TFLite library is published: install a 64-bit OS`,
+      detail: `${where} (32-bit ARM${kernel}): no 32-bit ARM TFLite library is published: install a 64-bit OS`,
       fix: 'flash the 64-bit Raspberry Pi OS (or another arm64 Linux) and install EdgeTune there',
     };
   }

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { projectOf, tfliteRebuildCommand } from '../runtime';
 import { runProgram } from './exec';
 import { readElfHeader } from './elf';
 import { parseProbeOutput, type ProbeResult } from './probe';
@@ -23,17 +24,10 @@ const BINDING_FILES = ['build/Release/node_tflite_binding.node', 'build/Debug/no
 
 const PROBE = path.join(__dirname, 'probe.js');
 
-/** The folder whose node_modules holds the package, for `cd … && npm rebuild`. */
-function projectOf(packageDir: string): string {
-  const parts = path.resolve(packageDir).split(path.sep);
-  const i = parts.lastIndexOf('node_modules');
-  return i > 0 ? parts.slice(0, i).join(path.sep) || path.sep : path.resolve(packageDir);
-}
-
 function rebuildFix(packageDir: string): string {
   // tfjs-tflite-node compiles its addon with node-gyp (a C++ compiler and Python); package.json's
   // allowScripts lets npm 11 run that install script.
-  return `sudo apt-get install -y build-essential python3 && cd ${projectOf(packageDir)} && npm rebuild tfjs-tflite-node`;
+  return tfliteRebuildCommand(packageDir);
 }
 
 /** Runs probe.js with `args`; a crash or timeout becomes `{ok: false, error}`. */

@@ -41,6 +41,11 @@ export interface DoctorEnv {
   node: string;
   /** Node's architecture name (default `process.arch`): 'x64', 'arm64', 'arm', … */
   arch: string;
+  /**
+   * The kernel's machine name (default `os.machine()`, as `uname -m`): 'x86_64', 'aarch64',
+   * 'armv7l', … A 32-bit ARM Node.js on an 'aarch64' kernel is a 32-bit OS on a 64-bit kernel.
+   */
+  machine: string;
   /** Node's platform name (default `process.platform`). */
   platform: string;
   /** Folder of the installed tfjs-tflite-node package, or null when it cannot be resolved. */

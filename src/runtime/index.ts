@@ -4,6 +4,8 @@
  * exposes names, shapes and dtypes but not scale/zero-point).
  *
  * Facts about tfjs-tflite-node 0.0.2 (read from its binding, node_tflite_binding.cc, and checked):
+ * - Its addon is compiled on install, for x64 and arm64 Linux only (addon.ts); an addon that does
+ *   not load becomes one EdgeTuneError naming the fix (`tfliteAddonError`).
  * - `TensorInfo.data()` returns the SAME typed array on every call. It is not a view of TFLite's
  *   tensor memory but a staging ArrayBuffer owned by the binding: `infer()` copies every input
  *   staging buffer into TFLite before invoking and copies every output back after. So writing into
@@ -27,8 +29,10 @@ import { isMainThread } from 'node:worker_threads';
 import { EDGETPU_CUSTOM_OP, isEdgeTpuCompiled, Model, readModel, TensorType } from '../tflite';
 import { ioError } from '../errors';
 import { parseLabelsFile } from '../dataset/labels-file';
+import { tfliteAddonError } from './addon';
 import { listEdgeTpus, parseDevice, findDevice, formatDevice, describeDevices, delegateDevice, DEVICE_GRAMMAR, type DeviceSpec } from './devices';
 
+export { tfliteAddonError, tfliteRebuildCommand, projectOf, TFLITE_LINUX_ARCHES } from './addon';
 export {
   parseDevice, formatDevice, delegateDevice, listEdgeTpus, findDevice, describeDevices, DEVICE_GRAMMAR, CORAL_USB_IDS,
   type DeviceSpec, type EdgeTpuDevice,
@@ -229,7 +233,9 @@ function firstLine(msg: string): string {
  * edgetpu-custom-op; a compiled model when libedgetpu.so.1 cannot be loaded ("model X needs the
  * Edge TPU runtime (libedgetpu.so.1) and a Coral device: install libedgetpu1-std ...", also for
  * device 'cpu') or no Coral device is visible ("model X needs a Coral device: ..."); a custom op
- * other than edgetpu-custom-op; interpreter creation failures ("cannot open model X: <TFLite message>").
+ * other than edgetpu-custom-op; interpreter creation failures ("cannot open model X: <TFLite message>");
+ * EdgeTuneError UNSUPPORTED / UNAVAILABLE when tfjs-tflite-node's addon does not load
+ * (`tfliteAddonError`: 32-bit ARM, another architecture, never built, built for another CPU).
  */
 export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = {}): Session {
   const label = typeof pathOrBytes === 'string' ? pathOrBytes : `<${pathOrBytes.byteLength} bytes>`;
@@ -438,7 +444,11 @@ export function readLabels(file: string, opts: { strict?: boolean } = {}): strin
  */
 function nativeInterpreter(): RunnerCtor {
   const root = path.dirname(require.resolve('tfjs-tflite-node/package.json'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('bindings') as (o: { bindings: string; module_root: string }) => { Interpreter: RunnerCtor })(
-    { bindings: 'node_tflite_binding', module_root: root }).Interpreter;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('bindings') as (o: { bindings: string; module_root: string }) => { Interpreter: RunnerCtor })(
+      { bindings: 'node_tflite_binding', module_root: root }).Interpreter;
+  } catch (e) {
+    throw tfliteAddonError(e, root);
+  }
 }

@@ -197,11 +197,18 @@ describe('edgetune doctor', () => {
 
   describe('system', () => {
     it('fails 32-bit ARM with the 64-bit OS advice, passes x64 and arm64 Linux', () => {
-      assert.deepEqual(checkArch(env({ arch: 'arm', platform: 'linux' })), {
+      assert.deepEqual(checkArch(env({ arch: 'arm', machine: 'armv7l', platform: 'linux' })), {
         name: 'architecture', status: 'fail',
         detail: 'linux arm (32-bit ARM): no 32-bit ARM TFLite library is published: install a 64-bit OS',
         fix: 'flash the 64-bit Raspberry Pi OS (or another arm64 Linux) and install EdgeTune there',
       });
+      // 32-bit Raspberry Pi OS on a Pi 4/5 boots a 64-bit kernel: uname -m says aarch64.
+      assert.deepEqual(checkArch(env({ arch: 'arm', machine: 'aarch64', platform: 'linux' })), {
+        name: 'architecture', status: 'fail',
+        detail: 'linux arm (32-bit ARM on a 64-bit aarch64 kernel: a 32-bit OS): no 32-bit ARM TFLite library is published: install a 64-bit OS',
+        fix: 'flash the 64-bit Raspberry Pi OS (or another arm64 Linux) and install EdgeTune there',
+      });
+      assert.equal(checkArch(env({ arch: 'arm64', machine: 'aarch64', platform: 'linux' })).detail, 'linux arm64');
       assert.equal(checkArch(env({ arch: 'arm64', platform: 'linux' })).status, 'ok');
       assert.equal(checkArch(env({ arch: 'x64', platform: 'linux' })).status, 'ok');
       assert.equal(checkArch(env({ arch: 'riscv64', platform: 'linux' })).status, 'fail');
