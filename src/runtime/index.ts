@@ -369,27 +369,28 @@ export function openModel(pathOrBytes: string | Uint8Array, opts: OpenOptions = 
   };
 }
 
-let fullGc: (() => void) | null | undefined;
+/**
+ * V8's full-collection function, exposed once when this module loads on the main thread. V8 flags
+ * are process-wide and changing them while other isolates (worker threads) run is unsafe, so it is
+ * done at load, before EdgeTune starts any worker, and never from a worker.
+ */
+const fullGc: (() => void) | null = (() => {
+  if (!isMainThread) return null;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
 
 /**
  * Runs a full garbage collection and resolves after one macrotask, by which time N-API finalizers
- * of the collected native objects have run (Node defers them out of the GC pause). Main thread only. `gc` is exposed
- * at run time through V8's --expose-gc flag (vm.runInNewContext('gc') then returns it); where that
- * is unavailable, only the wait happens.
+ * of the collected native objects have run (Node defers them out of the GC pause). On a worker
+ * thread only the wait happens: a worker's interpreters are freed when it ends, which is how the
+ * server retires them.
  */
 export function collectNative(): Promise<void> {
-  // Not in a worker thread: V8 flags are process-wide and changing them while other isolates run
-  // is unsafe (a worker crashed in Isolate::Delete once it did); a worker's interpreters are freed
-  // when the worker ends, which is how the server retires them.
-  if (!isMainThread) return new Promise((resolve) => setImmediate(resolve));
-  if (fullGc === undefined) {
-    try {
-      v8.setFlagsFromString('--expose-gc');
-      fullGc = vm.runInNewContext('gc') as () => void;
-    } catch {
-      fullGc = null;
-    }
-  }
   fullGc?.();
   return new Promise((resolve) => setImmediate(resolve));
 }
