@@ -1,18 +1,22 @@
 /**
- * Worker thread that owns one open classifier (`openPredictor`): TFLite inference runs
- * synchronously in native code, so it must not run on the server's event loop. One worker holds one
- * model; a model swap starts a new worker and terminates the old one, which releases its interpreter
- * deterministically (worker teardown), not whenever the garbage collector runs.
+ * Child process that owns one open classifier (`openPredictor`). TFLite inference runs
+ * synchronously in native code, so it must not run on the server's event loop; and it runs in a
+ * process, not a worker thread, because tfjs-tflite-node 0.0.2 keeps its TensorInfo constructor in
+ * a process-wide static that every thread loading the addon overwrites: an interpreter created in
+ * one thread after another thread loaded the addon (or ended) used a function of a foreign or dead
+ * isolate and aborted the process ("Cannot create a handle without a HandleScope", seen in CI;
+ * SIGSEGV/SIGABRT when a thread ended). A process per model also frees the interpreter, and an
+ * Edge TPU it holds, deterministically when it exits.
  *
- * Started with the model to open (workerData); messages in: {type:'classify', id, pixels, top}
- * (an input preprocessed by the caller), {type:'predict', id, bytes, top} (an encoded image), {type:'close'}. Messages out: {type:'opened', …} | {type:'result', id, …} | {type:'error', id?, …}.
+ * Messages in (IPC, advanced serialization): {type:'open', data} first, then {type:'classify', id,
+ * pixels, top} (an input preprocessed by the parent) and {type:'close'}. Messages out:
+ * {type:'opened', …} | {type:'result', id, …} | {type:'error', id?, …}.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { openPredictor, type Predictor } from '../pipeline/predict';
 import { errorCode } from '../errors';
 import type { DeviceChoice } from '../runtime';
 
-/** What the worker is started with (workerData). */
+/** What the child opens. */
 export interface InferenceWorkerData {
   /** A model folder, or undefined for the stock ImageNet classifier. */
   model?: string;
@@ -21,44 +25,45 @@ export interface InferenceWorkerData {
   device: DeviceChoice;
 }
 
-const port = parentPort!;
-const data = workerData as InferenceWorkerData;
+/** Messages the parent sends. */
+export type ToInferenceWorker =
+  | { type: 'open'; data: InferenceWorkerData }
+  | { type: 'classify'; id: number; pixels: Uint8Array; top: number }
+  | { type: 'close' };
+
 let predictor: Predictor | null = null;
+const send = (m: unknown) => {
+  if (process.connected) process.send!(m, () => undefined);
+};
 
-try {
-  predictor = openPredictor({ model: data.model, modelsDir: data.modelsDir, threads: data.threads, device: data.device });
-  port.postMessage({
-    type: 'opened', labels: predictor.labels, device: predictor.device, deviceName: predictor.deviceName, fit: predictor.fit,
-    inputSize: predictor.inputSize, modelPath: predictor.files.modelPath, warnings: predictor.files.warnings,
-  });
-} catch (e) {
-  port.postMessage({ type: 'error', error: (e as Error).message, code: errorCode(e) ?? 'BAD_MODEL' });
-}
-
-port.on('message', (m: { type: 'predict'; id: number; bytes: Uint8Array; top: number } | { type: 'classify'; id: number; pixels: Uint8Array; top: number } | { type: 'close' }) => {
-  if (m.type === 'close') {
-    const p = predictor;
-    predictor = null;
-    void p?.close().then(() => port.close());
-    return;
-  }
-  if (!predictor) {
-    port.postMessage({ type: 'error', id: m.id, error: 'no model is open', code: 'UNAVAILABLE' });
-    return;
-  }
-  if (m.type === 'classify') {
+process.on('message', (m: ToInferenceWorker) => {
+  if (m.type === 'open') {
     try {
-      const r = predictor.classify(m.pixels, m.top);
-      port.postMessage({ type: 'result', id: m.id, predictions: r.predictions, ms: r.ms });
+      const d = m.data;
+      predictor = openPredictor({ model: d.model, modelsDir: d.modelsDir, threads: d.threads, device: d.device });
+      send({
+        type: 'opened', labels: predictor.labels, device: predictor.device, deviceName: predictor.deviceName, fit: predictor.fit,
+        inputSize: predictor.inputSize, modelPath: predictor.files.modelPath, warnings: predictor.files.warnings,
+      });
     } catch (e) {
-      port.postMessage({ type: 'error', id: m.id, error: (e as Error).message, code: errorCode(e) ?? 'IO' });
+      send({ type: 'error', error: (e as Error).message, code: errorCode(e) ?? 'BAD_MODEL' });
     }
     return;
   }
-  predictor.predict(m.bytes, m.top).then(
-    (r) => port.postMessage(r.error
-      ? { type: 'error', id: m.id, error: r.error, code: 'BAD_IMAGE' }
-      : { type: 'result', id: m.id, predictions: r.predictions, ms: r.ms, warning: r.warning }),
-    (e: Error) => port.postMessage({ type: 'error', id: m.id, error: e.message, code: errorCode(e) ?? 'IO' }),
-  );
+  if (m.type === 'close') {
+    process.disconnect(); // nothing left to do: the process exits and the OS frees the interpreter
+    return;
+  }
+  if (!predictor) {
+    send({ type: 'error', id: m.id, error: 'no model is open', code: 'UNAVAILABLE' });
+    return;
+  }
+  try {
+    const r = predictor.classify(m.pixels, m.top);
+    send({ type: 'result', id: m.id, predictions: r.predictions, ms: r.ms });
+  } catch (e) {
+    send({ type: 'error', id: m.id, error: (e as Error).message, code: errorCode(e) ?? 'IO' });
+  }
 });
+// The parent went away (crash, kill -9): do not linger holding the model or an Edge TPU.
+process.on('disconnect', () => process.exit(0));

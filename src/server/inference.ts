@@ -1,15 +1,20 @@
 /**
- * Live inference for the server, off the event loop: one worker thread per open model
- * (inference-worker.ts). `load` swaps models without a restart: on the CPU the new worker opens
- * first and takes over, then the old one finishes what it was given and is terminated; on an Edge
- * TPU (which one interpreter claims at a time) the old one is closed first.
+ * Live inference for the server, off the event loop: one child process per open model
+ * (inference-worker.ts says why not a worker thread). `load` swaps models without a restart: on
+ * the CPU the new child opens first and takes over, then the old one answers what it was given and
+ * exits; on an Edge TPU (which one interpreter claims at a time) the old one exits first.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fail, type ErrorCode } from '../errors';
 import type { Device, DeviceChoice } from '../runtime';
 import { preprocessImage, tooSmallReason, type Fit } from '../image';
-import type { InferenceWorkerData } from './inference-worker';
+import type { InferenceWorkerData, ToInferenceWorker } from './inference-worker';
+
+/** Sends to a child; a send to one that is just exiting fails quietly (its exit is handled). */
+function tell(c: ChildProcess, m: ToInferenceWorker): void {
+  if (c.connected) c.send(m, () => undefined);
+}
 
 /** The model being served. */
 export interface LoadedModel {
@@ -70,7 +75,7 @@ export interface Inference {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   model: LoadedModel;
   waiting: Map<number, { resolve: (p: LivePrediction) => void; reject: (e: Error) => void }>;
   /** Set when replaced: terminate once `waiting` is empty. */
@@ -90,11 +95,8 @@ export function startInference(opts: InferenceOptions): Inference {
   const all = new Set<Slot>();
 
   /**
-   * Ends a worker that has no request left: it closes its session and leaves its event loop, so the
-   * thread ends with nothing of its native code (interpreter, image decoder) in flight, and its
-   * teardown frees the interpreter. Terminating a thread from outside while native callbacks are
-   * pending crashed the process in tests (free(): invalid pointer), so that is only the fallback
-   * after 10 s. Resolves when the thread is gone.
+   * Ends a child that has no request left: it disconnects and exits, and the OS frees its
+   * interpreter (and Edge TPU). Killed after 10 s if it does not. Resolves when it is gone.
    */
   const retire = (s: Slot): Promise<void> => {
     s.retiring = true;
@@ -102,18 +104,21 @@ export function startInference(opts: InferenceOptions): Inference {
     if (!all.has(s)) return Promise.resolve();
     all.delete(s);
     return new Promise<void>((resolve) => {
-      const t = setTimeout(() => void s.worker.terminate(), 10000);
+      if (s.worker.exitCode !== null || s.worker.signalCode !== null) return resolve();
+      const t = setTimeout(() => s.worker.kill('SIGKILL'), 10000);
       s.worker.once('exit', () => {
         clearTimeout(t);
         resolve();
       });
-      s.worker.postMessage({ type: 'close' });
+      tell(s.worker, { type: 'close' });
     });
   };
 
   const open = (id: string, model: string | undefined): Promise<Slot> => new Promise((resolve, reject) => {
     const data: InferenceWorkerData = { model, modelsDir: opts.modelsDir, threads: opts.threads, device: opts.device };
-    const worker = new Worker(path.join(__dirname, 'inference-worker.js'), { workerData: data });
+    // Advanced serialization carries the Uint8Array inputs as they are; the child's stderr joins the log.
+    const worker = fork(path.join(__dirname, 'inference-worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    tell(worker, { type: 'open', data });
     let s: Slot | null = null;
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'opened') {
@@ -123,7 +128,7 @@ export function startInference(opts: InferenceOptions): Inference {
         return;
       }
       if (!s) {
-        void worker.terminate();
+        worker.kill('SIGKILL');
         reject(fail(m.type === 'error' ? m.code : 'BAD_MODEL', m.type === 'error' ? m.error : 'model failed to open'));
         return;
       }
@@ -184,7 +189,7 @@ export function startInference(opts: InferenceOptions): Inference {
           const id = nextId++;
           target.waiting.set(id, { resolve, reject });
           // Copied, not transferred: sharp's output can be an external buffer, which cannot move.
-          target.worker.postMessage({ type: 'classify', id, pixels: img.pixels, top });
+          tell(target.worker, { type: 'classify', id, pixels: img.pixels, top });
         });
         return small ? { ...r, warning: `the image is ${small}: the prediction is unreliable` } : r;
       }
