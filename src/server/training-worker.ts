@@ -6,10 +6,10 @@
  * A process, not a worker thread, because the TFLite binding is not safe in several threads of one
  * process (runtime/index.ts, facts about tfjs-tflite-node): each thread that loads it re-assigns a
  * process-wide constructor reference, deleting the previous thread's reference from the wrong
- * thread. With training in a worker thread beside the inference worker, a cancelled run corrupted
- * the heap of the whole server in about 1 run in 4 (SIGABRT "corrupted size vs. prev_size",
- * "free(): invalid next size", or a V8 fatal error when a thread ended); in a child process, 0 in
- * 52 runs of train, cancel and stop. Training in its own process also keeps @resvg/resvg-js (the
+ * thread. With training in a worker thread beside the inference worker, train-then-cancel runs of
+ * the server died in about 1 in 5 (SIGABRT "corrupted size vs. prev_size", "free(): invalid next
+ * size", or a V8 fatal error while a thread ended); with training in a child process, 0 of 32
+ * such runs, and 0 of 32 cancels beside an inference worker busy with TFLite. Training in its own process also keeps @resvg/resvg-js (the
  * plots) on a main thread: in a worker thread that ends, its thread-local destructors on the
  * libuv pool jumped into the unloaded addon at exit (SIGSEGV). And the process gives all of a
  * run's memory back when it ends.
