@@ -21,6 +21,7 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 # Prints `edgetune predict --json` output (a file) the way `predict` prints it for people.
 show() {
+  # shellcheck disable=SC2016 # JavaScript template literals: the $ is node's, not the shell's
   node -e '
     for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))) {
       console.log(r.error ? `${r.file}: ${r.error}` : `${r.file} (${r.ms.toFixed(1)} ms)`);
@@ -77,6 +78,7 @@ edgetune predict --model "$out" --top 3 --json "$probe" > "$tmp/probe.json"
 show "$tmp/probe.json"
 
 step "summary"
+# shellcheck disable=SC2016 # JavaScript template literals: the $ is node's, not the shell's
 node -e '
   const fs = require("fs");
   const [tmp, out, holdout, seconds] = process.argv.slice(1);
