@@ -9,10 +9,10 @@
  * thread. With training in a worker thread beside the inference worker, train-then-cancel runs of
  * the server died in about 1 in 5 (SIGABRT "corrupted size vs. prev_size", "free(): invalid next
  * size", or a V8 fatal error while a thread ended); with training in a child process, 0 of 32
- * such runs, and 0 of 32 cancels beside an inference worker busy with TFLite. Training in its own process also keeps @resvg/resvg-js (the
- * plots) on a main thread: in a worker thread that ends, its thread-local destructors on the
- * libuv pool jumped into the unloaded addon at exit (SIGSEGV). And the process gives all of a
- * run's memory back when it ends.
+ * such runs, and 0 of 32 cancels beside an inference worker busy with TFLite. Its own process
+ * also keeps @resvg/resvg-js (the plots) on a main thread: in a worker thread that ends, its
+ * thread-local destructors on the libuv pool jumped into the unloaded addon at exit (SIGSEGV).
+ * And the process gives all of a run's memory back when it ends.
  *
  * Protocol: the parent sends {type:'start', data: TrainingWorkerData}, later maybe
  * {type:'cancel'}; the child sends progress, log, done or failed messages, then exits.
