@@ -53,11 +53,12 @@ const DEVICE = /^\/dev\/(video\d+|v4l\/by-(id|path)\/[A-Za-z0-9_.:-]+)$/;
  * | `file:DIR`, `file:clip.mp4` | `{kind: 'file', arg: path}` (folder or video decided when opened) |
  *
  * Devices are `/dev/videoN` or `/dev/v4l/by-id|by-path/NAME`. Surrounding spaces are ignored.
+ * @param name how the error names the setting: `--camera` on the command line, `camera` in a config file.
  * @throws EdgeTuneError BAD_OPTION, one line quoting the value and listing the grammar.
  */
-export function parseCameraSpec(spec: string): { kind: CameraKind | 'auto'; arg?: string } {
+export function parseCameraSpec(spec: string, name = '--camera'): { kind: CameraKind | 'auto'; arg?: string } {
   const s = spec.trim();
-  const bad = (why = '') => new EdgeTuneError('BAD_OPTION', `bad --camera value ${JSON.stringify(spec)}${why}: use ${CAMERA_SPEC_GRAMMAR}`);
+  const bad = (why = '') => new EdgeTuneError('BAD_OPTION', `bad ${name} value ${JSON.stringify(spec)}${why}: use ${CAMERA_SPEC_GRAMMAR}`);
   if (s === 'auto' || s === 'none' || s === 'browser' || s === 'webcam' || s === 'rpicam') return { kind: s };
   if (DEVICE.test(s)) return { kind: 'v4l2', arg: s };
   const colon = s.indexOf(':');

@@ -11,7 +11,7 @@ import { parseFit } from '../image';
 import { OPTION_SPECS, formatDefault, formatValue, parseValue, setPath, type OptionSpec, type TrainOptionsInput } from '../options';
 import type { RunOptions } from '../pipeline/train';
 import { terminalReporter } from './terminal';
-import { CAMERA_SPEC_GRAMMAR } from '../camera';
+import { SERVE_OPTIONS, configKey, defaultHelp, formatServeConfig, readServeConfig, resolveServeSettings, toServeOptions, type ServeSettings } from '../config';
 import { formatDoctor, runDoctor } from '../doctor';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -210,38 +210,35 @@ export function buildCli(): Command {
       return `${t.toString()}\ntrain the best with:\n  ${rows[0].command}`;
     });
   });
-  program.command('serve')
+  const serveCmd = program.command('serve')
     .description('live camera preview with predictions, capture, on-device retraining and model versions in a local web page (JSON API: see the README)')
-    .option('--port <n>', 'TCP port (0 = any free port)', (v: string) => {
-      const n = int('--port', 0)(v);
-      if (n > 65535) throw new InvalidArgumentError(`--port must be at most 65535 (got '${v}')`);
-      return n;
-    }, 8080)
-    .option('--host <address>', 'address to listen on; any address but loopback needs --token', '127.0.0.1')
-    .option('--camera <spec>', `camera: ${CAMERA_SPEC_GRAMMAR} (browser = the page's own camera)`, 'auto')
-    .option('--data <dir>', 'data folder: the dataset (folder per class), model versions, review list', 'edgetune-data')
-    .option('--models <dir>', 'where the pretrained bases are installed (same as --models-dir)')
-    .option('--token <token>', 'access token every API call and the stream need (env EDGETUNE_TOKEN)')
-    .addOption(deviceOption('where live inference runs'))
-    .option('--max-upload-mb <n>', 'largest upload, MB', int('--max-upload-mb', 1), 10)
-    .option('--review-below <score>', 'keep camera frames whose top score is below this for labelling (0 = off)', (v: string) => {
-      const n = Number(v);
-      if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--review-below must be a score from 0 to 1 (got '${v}')`);
-      return n;
-    }, 0.5)
-    .action(async (o) => {
-      const { startServer } = await import('../server');
-      const s = await startServer({
-        port: o.port, host: o.host, camera: o.camera, data: o.data, modelsDir: o.models ?? modelsDir(),
-        token: o.token, maxUploadBytes: o.maxUploadMb * 1024 * 1024, reviewBelow: o.reviewBelow, device: o.device,
-      });
-      process.stderr.write(`edgetune serve: open ${s.url} (data in ${s.paths.root}; Ctrl-C stops)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => { s.close().then(resolve, resolve); };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+    .option('--config <file>', `read settings from a file of KEY=value lines (keys: ${SERVE_OPTIONS.map(configKey).join(', ')}); flags given here override it`);
+  addServeOptions(serveCmd);
+  serveCmd.option('--print-config', 'print the settings (flags, --config file, defaults) as a config file and exit');
+  serveCmd.action(async (o) => {
+    const settings = serveSettings(serveCmd, program, o.config);
+    if (o.printConfig) {
+      process.stdout.write(formatServeConfig({ ...settings, models: settings.models ?? modelsDir(), token: settings.token ?? (process.env.EDGETUNE_TOKEN || undefined) }));
+      return;
+    }
+    // Stop on SIGTERM/SIGINT even while starting (systemd may stop the service at any moment); a
+    // second signal of the same kind is not caught, so it ends the process at once.
+    let stopRequested = false;
+    let stop: () => void = () => { stopRequested = true; };
+    process.once('SIGINT', () => stop());
+    process.once('SIGTERM', () => stop());
+    const { startServer } = await import('../server');
+    const s = await startServer(toServeOptions(settings, modelsDir()));
+    process.stderr.write(`edgetune serve: open ${s.url} (data in ${s.paths.root}; Ctrl-C stops)\n`);
+    await new Promise<void>((resolve) => {
+      stop = () => {
+        process.stderr.write('edgetune serve: stopping (a running training is cancelled; the active model stays)\n');
+        s.close().then(resolve, resolve);
+      };
+      if (stopRequested) stop();
     });
+    process.stderr.write('edgetune serve: stopped\n');
+  });
   return program;
 }
 
@@ -343,6 +340,39 @@ function addRunOptions(cmd: Command): void {
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend for the head (default: auto = tfjs-node if installed, else wasm)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
     .option('--cache-dir <dir>', 'embedding cache (default: $EDGETUNE_CACHE or ~/.cache/edgetune)')
     .option('--no-cache', 'do not read or write the embedding cache');
+}
+
+/**
+ * Adds the settings of SERVE_OPTIONS to `serve` as flags, with the validators a config file uses.
+ * No commander defaults: a flag not given stays undefined, so the config file can fill it.
+ */
+function addServeOptions(cmd: Command): void {
+  for (const spec of SERVE_OPTIONS) {
+    const d = defaultHelp(spec);
+    const def = d !== undefined ? ` (default: ${d})` : '';
+    cmd.addOption(new Option(`--${spec.flag} <${spec.value}>`, `${spec.help}${def}`).argParser((v: string) => {
+      try {
+        return spec.parse(v, `--${spec.flag}`);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    }));
+  }
+}
+
+/**
+ * The settings of a `serve` run: flags, then the --config file, then the defaults. The global
+ * --models-dir, when given on the command line, counts as a flag for `models`.
+ */
+function serveSettings(cmd: Command, program: Command, config: string | undefined): ServeSettings {
+  const o = cmd.opts();
+  const flags: Partial<ServeSettings> = {};
+  for (const spec of SERVE_OPTIONS) {
+    const v = o[attr(spec.flag)];
+    if (v !== undefined) Object.assign(flags, { [spec.field]: v });
+  }
+  if (flags.models === undefined && program.getOptionValueSource('modelsDir') === 'cli') flags.models = program.opts().modelsDir;
+  return resolveServeSettings(flags, config === undefined ? {} : readServeConfig(config));
 }
 
 function runInput(o: Record<string, unknown>, models: string): RunOptions {

@@ -19,6 +19,12 @@
  *   wrapper whose destructor frees the model/options a second time: the process may segfault at a
  *   later GC (seen in about 1 of 3 test runs). So openModel never lets creation fail on purpose: it
  *   checks the Edge TPU runtime and device itself (probeEdgeTpu) and rejects unknown custom ops.
+ * - The binding is not safe in several threads of one process: `TensorInfo::constructor` is a
+ *   process-wide static `Napi::FunctionReference` that every thread (worker) loading the binding
+ *   re-assigns, which deletes the previous thread's reference from the wrong thread (and from a dead
+ *   one once that worker has ended), and interpreters build their tensors through whichever thread
+ *   assigned it last. Interpreters created in two threads of one process corrupted the heap (seen as
+ *   SIGABRT/SIGSEGV when a worker ended). So `edgetune serve` trains in a child process.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -1,11 +1,12 @@
 /**
- * One training job at a time, in a worker thread (training-worker.ts), with its structured events
- * kept for late subscribers. A job trains `versions/<id>` straight through `train`, which writes
- * the model folder atomically: a crash or a cancel leaves no partial version.
+ * One training job at a time, in a child process (training-worker.ts says why not a worker
+ * thread), with its structured events kept for late subscribers. A job trains `versions/<id>`
+ * straight through `train`, which writes the model folder atomically: a crash or a cancel leaves
+ * no partial version.
  */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fail, type ErrorCode } from '../errors';
 import { scanDataset, showLabel } from '../dataset';
 import { resolveBase } from '../models';
@@ -13,7 +14,7 @@ import { resolveTrainOptions } from '../options';
 import { listClasses, type DataPaths } from './store';
 import type { TrainOptionsInput } from '../options';
 import type { ProgressEvent } from '../pipeline/report';
-import type { TrainingWorkerData } from './training-worker';
+import type { FromTrainingWorker, ToTrainingWorker, TrainingWorkerData } from './training-worker';
 import { nextVersionId } from './versions';
 
 /** What a job sends to subscribers (SSE event name = `type`). */
@@ -69,11 +70,15 @@ export interface Trainer {
   job(): TrainJob | null;
   /** The events of the current/last job so far (at most the last 5000). */
   history(): TrainEvent[];
-  /** Cancels a running job and waits for its worker to end. */
+  /** Cancels a running job and waits for its process to end (killed after CLOSE_GRACE_MS). */
   close(): Promise<void>;
 }
 
 const MAX_HISTORY = 5000;
+/** How long `close` waits for a cancelled run to end before killing it, ms (a cancel is checked between photos and epochs). */
+export const CLOSE_GRACE_MS = 5000;
+/** How long a child may take to exit after its last message before it is killed, ms. */
+const EXIT_GRACE_MS = 10000;
 
 /** Photos a class needs before the server trains on it (the dataset scan's own minimum). */
 export const MIN_PHOTOS = 2;
@@ -81,13 +86,18 @@ export const MIN_PHOTOS = 2;
 /** Creates the trainer of a server. */
 export function createTrainer(opts: TrainerOptions): Trainer {
   let job: TrainJob | null = null;
-  let worker: Worker | null = null;
+  /** The child of the current job until it has exited (also after its last message). */
+  let child: ChildProcess | null = null;
   let events: TrainEvent[] = [];
 
   const emit = (e: TrainEvent) => {
     events.push(e);
     if (events.length > MAX_HISTORY) events = events.slice(-MAX_HISTORY);
     opts.onEvent(e);
+  };
+  // With a callback, a send to a child that is just exiting fails quietly; its exit is handled.
+  const tell = (c: ChildProcess, m: ToTrainingWorker) => {
+    if (c.connected) c.send(m, () => undefined);
   };
 
   return {
@@ -116,27 +126,30 @@ export function createTrainer(opts: TrainerOptions): Trainer {
         cacheDir: path.join(opts.paths.root, 'cache'),
         threads: opts.threads,
       };
-      const w = new Worker(path.join(__dirname, 'training-worker.js'), { workerData: data });
-      worker = w;
+      // stdout is not ours to share (tests and pipes read it); the child's stderr joins the server's log.
+      const c = fork(path.join(__dirname, 'training-worker.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      child = c;
+      tell(c, { type: 'start', data });
       let ended = false;
+      /** The child's last message (done or failed) arrived. */
+      let final = false;
+      let exitTimer: NodeJS.Timeout | undefined;
       const finish = (state: TrainJob['state'], extra: Partial<TrainJob> = {}) => {
         if (ended) return;
         ended = true;
         Object.assign(j, { state, finishedAt: new Date().toISOString() }, extra);
-        if (worker === w) worker = null;
-        // The run is over: the worker closed its port and ends once its last native callbacks
-        // (image decoding ahead of a cancelled embedding) have returned. Terminating it from outside
-        // with those in flight can crash the process, so that is only the fallback.
-        setTimeout(() => void w.terminate(), 30000).unref();
+        // The child exits by itself after its last message; one that lingers is killed.
+        exitTimer = setTimeout(() => c.kill('SIGKILL'), EXIT_GRACE_MS);
+        exitTimer.unref();
       };
-      w.on('message', (m: { type: 'progress'; event: ProgressEvent } | { type: 'log'; level: 'info' | 'warn'; message: string }
-        | { type: 'done'; estimate: number | null; tensors: number } | { type: 'failed'; error: string; code: ErrorCode }) => {
+      c.on('message', (m: FromTrainingWorker) => {
         if (m.type === 'progress') {
           j.last = m.event;
           emit({ type: 'progress', jobId: id, ...m.event });
         } else if (m.type === 'log') {
           emit({ type: 'log', jobId: id, level: m.level, message: m.message });
         } else if (m.type === 'done') {
+          final = true;
           j.tensors = m.tensors;
           opts.onVersion(modelId).then(
             () => {
@@ -148,38 +161,45 @@ export function createTrainer(opts: TrainerOptions): Trainer {
               emit({ type: 'failed', jobId: id, error: j.error!, code: 'IO' });
             });
         } else if (m.code === 'CANCELLED') {
+          final = true;
           finish('cancelled');
           emit({ type: 'cancelled', jobId: id });
         } else {
+          final = true;
           finish('failed', { error: m.error, code: m.code });
           emit({ type: 'failed', jobId: id, error: m.error, code: m.code });
         }
       });
       const died = (why: string) => {
-        if (j.state !== 'running' || ended) return;
-        // A 'done' message may still be activating the version: let that path finish the job.
-        if (events.some((e) => e.type === 'done')) return;
+        // After the last message (a 'done' may still be activating the version) that path finishes the job.
+        if (j.state !== 'running' || ended || final) return;
         finish('failed', { error: `training stopped unexpectedly (${why})`, code: 'IO' });
         emit({ type: 'failed', jobId: id, error: j.error!, code: 'IO' });
       };
-      w.on('error', (e) => died(e.message));
-      w.on('exit', (code) => setTimeout(() => { if (!ended && code !== 0) died(`exit code ${code}`); }, 2000).unref());
+      c.on('error', (e) => died(e.message));
+      c.on('exit', (code, signal) => {
+        clearTimeout(exitTimer);
+        if (child === c) child = null;
+        // IPC messages and the exit arrive on separate channels: give a last message time to land.
+        if (!ended) setTimeout(() => died(signal ? `killed by ${signal}` : `exit code ${code}`), 2000).unref();
+      });
       return j;
     },
     cancel() {
-      if (!job || job.state !== 'running' || !worker) throw fail('NOT_FOUND', 'no training is running: start one with POST /api/train');
-      worker.postMessage({ type: 'cancel' });
+      if (!job || job.state !== 'running' || !child) throw fail('NOT_FOUND', 'no training is running: start one with POST /api/train');
+      tell(child, { type: 'cancel' });
       return job;
     },
     job: () => job,
     running: () => (job?.state === 'running' ? job.id : null),
     history: () => events.slice(),
     async close() {
-      const w = worker;
-      if (!w) return;
-      w.postMessage({ type: 'cancel' });
-      const t = setTimeout(() => void w.terminate(), 5000);
-      await new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      tell(c, { type: 'cancel' });
+      const t = setTimeout(() => c.kill('SIGKILL'), CLOSE_GRACE_MS);
+      await exited;
       clearTimeout(t);
     },
   };
