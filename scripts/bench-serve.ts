@@ -157,9 +157,10 @@ export async function benchServe(tmp: string, shared: string, models: string, ro
   const cyc = path.join(tmp, 'serve-cycles');
   subset(gestures, path.join(cyc, 'dataset'), 8);
   for (const c of fs.readdirSync(path.join(cyc, 'dataset'))) if (!['0', '1'].includes(c)) fs.rmSync(path.join(cyc, 'dataset', c), { recursive: true });
-  // MALLOC_ARENA_MAX=2 as deploy/edgetune.service sets it: every worker thread otherwise gets its
-  // own glibc malloc arena, which keeps RSS creeping up over many trainings (measured here: 40 cycles
-  // 247 → 262 MB without, 202 → 212 MB with; the JavaScript heap stays at 28–32 MB either way).
+  // MALLOC_ARENA_MAX=2: when inference and training ran in worker threads, each thread's glibc
+  // malloc arena kept the server's RSS creeping up (40 cycles: 247 → 262 MB without, 202 → 212 MB
+  // with). They now run in child processes, which take their memory with them; the setting stays so
+  // the figure does not depend on the allocator's mood.
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--camera', 'none', '--data', cyc, '--models', models], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
   try {
     const url = await new Promise<string>((resolve, reject) => {
