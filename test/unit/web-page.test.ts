@@ -2,7 +2,7 @@
  * Static checks of the page in web/ (no browser, no server): every element the scripts look up
  * exists in its HTML, every module import resolves, the vendored uPlot files exist, and nothing
  * reaches outside the server (no CDN, no web fonts: the Pi may have no network). The browser e2e
- * test (test/data/browser-e2e.test.ts) drives the page itself.
+ * test (test/e2e/browser.test.ts) drives the page itself.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -265,7 +265,7 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
     assert.equal(await page.inputValue('[data-test="opt-epochs"]'), '150');
     assert.equal(await page.inputValue('[data-test="opt-hidden"]'), '256');
     assert.equal(await page.inputValue('[data-test="opt-preset"]'), 'objects');
-    await page.fill('[data-test="opt-base"]', 'mobilenet_v1_0.25_128');
+    await page.selectOption('[data-test="opt-base"]', 'mobilenet_v1_0.25_128'); // a list of the installed bases
     await page.fill('[data-test="opt-epochs"]', '30');
     await page.click('[data-test="train-more-toggle"]');
     await page.fill('[data-test="opt-heads"]', '2');
@@ -386,7 +386,7 @@ describe('browser e2e: the edgetune serve page in Chromium with a camera of real
   });
 
   it('cancels a training from the page; the active model stays', async function () {
-    await page.fill('[data-test="opt-base"]', 'mobilenet_v1_0.25_128');
+    await page.selectOption('[data-test="opt-base"]', 'mobilenet_v1_0.25_128'); // a list of the installed bases
     // Long enough that only Cancel can end it: 10000 epochs, early stopping never.
     await page.fill('[data-test="opt-epochs"]', '10000');
     if (!(await page.isVisible('[data-test="opt-patience"]'))) await page.click('[data-test="train-more-toggle"]');
