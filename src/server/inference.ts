@@ -68,8 +68,6 @@ export interface Inference {
   predict(bytes: Uint8Array, top: number): Promise<LivePrediction>;
   /** The model in service, or null. */
   current(): LoadedModel | null;
-  /** Requests waiting in or sent to the current worker. */
-  pending(): number;
   /** Terminates every worker. */
   close(): Promise<void>;
 }
@@ -195,7 +193,6 @@ export function startInference(opts: InferenceOptions): Inference {
       }
     },
     current: () => slot?.model ?? null,
-    pending: () => slot?.waiting.size ?? 0,
     async close() {
       slot = null;
       await Promise.all([...all].map((s) => {

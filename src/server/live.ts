@@ -39,8 +39,6 @@ export interface Live {
    * @throws EdgeTuneError UNAVAILABLE when none comes within `timeoutMs`, or the prediction's error.
    */
   resultFor(seq: number, timeoutMs: number): Promise<LiveResult>;
-  /** Frames classified, and frames skipped because a newer one arrived first. */
-  stats(): { classified: number; skipped: number };
   stop(): void;
 }
 
@@ -54,8 +52,6 @@ export function startLive(camera: Camera, inference: Inference, top: number, onR
   let busy = 0;
   let slot: Frame | null = null;
   let stopped = false;
-  let classified = 0;
-  let skipped = 0;
   const subs = new Set<(r: LiveResult) => void>();
   const waiters = new Set<{ seq: number; resolve: (r: LiveResult) => void; reject: (e: Error) => void }>();
 
@@ -65,7 +61,6 @@ export function startLive(camera: Camera, inference: Inference, top: number, onR
       const p = await inference.predict(f.jpeg, top);
       const now = Date.now();
       const r: LiveResult = { ...p, frame: f.seq, latencyMs: now - f.time, time: now };
-      classified++;
       // With two in flight an older frame can finish second: never show the past after the present.
       if (last && last.frame > r.frame) return;
       last = r;
@@ -89,7 +84,6 @@ export function startLive(camera: Camera, inference: Inference, top: number, onR
   const off = camera.onFrame((f) => {
     if (stopped) return;
     if (busy >= IN_FLIGHT) {
-      if (slot) skipped++;
       slot = f;
     } else {
       void run(f);
@@ -117,7 +111,6 @@ export function startLive(camera: Camera, inference: Inference, top: number, onR
         waiters.add(w);
       });
     },
-    stats: () => ({ classified, skipped }),
     stop() {
       stopped = true;
       off();
