@@ -55,12 +55,14 @@ export const MAX_FILES = 20;
 /** Upload requests read at once (the others wait). */
 export const MAX_CONCURRENT_UPLOADS = 2;
 
+/** The last frame captured from each camera (its seq), so one frame is never stored twice. */
+const captured = new WeakMap<Camera, number>();
+
 /**
  * A frame for a capture: the latest one if it is fresh (under 1 s old) and not captured yet — the
  * browser camera posts a frame, then asks to capture it —, else the next one the camera delivers.
  * @throws EdgeTuneError UNAVAILABLE when none comes within 5 s.
  */
-const captured = new WeakMap<Camera, number>();
 async function captureFrame(camera: Camera): Promise<{ jpeg: Buffer; seq: number }> {
   const last = camera.latest();
   if (last && Date.now() - last.time < 1000 && (captured.get(camera) ?? 0) < last.seq) {
