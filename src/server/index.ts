@@ -1,8 +1,9 @@
 /**
  * `edgetune serve`: the device loop in a browser — live camera preview with predictions, classes
  * and capture, on-device retraining with live progress, model versions with hot swap — as a
- * second adapter beside the CLI. Routes are thin (app.ts); inference and training run in worker
- * threads (inference.ts, training.ts) so the HTTP event loop never blocks; the camera is any
+ * second adapter beside the CLI. Routes are thin (app.ts); inference and training run in child
+ * processes (inference.ts, training.ts; inference-worker.ts says why not worker threads) so the
+ * HTTP event loop never blocks; the camera is any
  * source of src/camera.
  *
  * Thread budget: the interpreter that serves predictions gets half the cores (at least 1) and a

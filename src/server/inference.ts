@@ -54,7 +54,7 @@ export interface InferenceOptions {
 /** The server's inference service. */
 export interface Inference {
   /**
-   * Opens `model` (a model folder, or undefined for the stock classifier) in a new worker and makes
+   * Opens `model` (a model folder, or undefined for the stock classifier) in a new process and makes
    * it the one `predict` uses. Loads are serialised.
    * @throws EdgeTuneError when it cannot be opened (the previous model then stays in service).
    */
@@ -68,7 +68,7 @@ export interface Inference {
   predict(bytes: Uint8Array, top: number): Promise<LivePrediction>;
   /** The model in service, or null. */
   current(): LoadedModel | null;
-  /** Terminates every worker. */
+  /** Ends every model process (killed after 10 s if one does not exit). */
   close(): Promise<void>;
 }
 

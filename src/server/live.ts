@@ -1,6 +1,6 @@
 /**
  * The live loop: every camera frame is offered to the model, but only the latest one is ever
- * classified. At most IN_FLIGHT frames are with the inference worker at once, and newer frames
+ * classified. At most IN_FLIGHT frames are with the inference process at once, and newer frames
  * replace each other in a one-frame slot meanwhile, so a camera faster than the interpreter never
  * builds a backlog and a result is never older than about two prediction times.
  */
@@ -11,7 +11,7 @@ import type { Inference, LivePrediction } from './inference';
 /**
  * Frames being decoded or inferred at once. Two, so that the next frame's JPEG decode and resize
  * (sharp, on libuv's thread pool, started by `Inference.predict` on this thread) overlap the
- * current frame's inference in the worker instead of following it. Measured side by side with the
+ * current frame's inference in the model's process instead of following it. Measured side by side with the
  * bare interpreter (`npm run bench -- --serve`, 2-core x86, stock v2 classifier, 1 thread): one in
  * flight with the decode in the worker 0.63×; two in flight, decode in the worker 0.75×; two in
  * flight, decode here 1.09× (at the interpreter's rate), at a mean latency of about 2 inferences.
