@@ -39,3 +39,18 @@ export function tmpDir(prefix = 'edgetune-test-'): string {
   TMP_DIRS.push(d);
   return d;
 }
+
+/**
+ * Every file `edgetune models fetch` installs, sorted: written out here (not read from the
+ * registry) so the tests check the registry against an independent list.
+ */
+export const PINNED_FILES = [
+  'imagenet_labels.txt',
+  'mobilenet_v1_0.25_128_quant.tflite',
+  'mobilenet_v1_0.25_128_quant_edgetpu.tflite',
+  'mobilenet_v1_0.5_160_quant.tflite',
+  'mobilenet_v1_0.5_160_quant_edgetpu.tflite',
+  'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite',
+  'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
+  'mobilenet_v2_1.0_224_quant.tflite',
+];

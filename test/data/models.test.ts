@@ -6,18 +6,9 @@ import {
   CORAL_TEST_DATA_URL, FetchImpl, FetchProgress, LABELS_FILE, PINNED_SHA256,
   fetchBases, listBases, resolveBase, stockClassifier,
 } from '../../src/models';
-import { shared, tmpDir } from '../helpers';
+import { PINNED_FILES, shared, tmpDir } from '../helpers';
 
-const ALL_FILES = [
-  'imagenet_labels.txt',
-  'mobilenet_v1_0.25_128_quant.tflite',
-  'mobilenet_v1_0.25_128_quant_edgetpu.tflite',
-  'mobilenet_v1_0.5_160_quant.tflite',
-  'mobilenet_v1_0.5_160_quant_edgetpu.tflite',
-  'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite',
-  'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
-  'mobilenet_v2_1.0_224_quant.tflite',
-];
+const ALL_FILES = PINNED_FILES;
 
 function sha256(p: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');

@@ -178,16 +178,6 @@ describe('runtime', () => {
     assert.throws(() => openModel(fs.readFileSync(LABELS)), /not a TFLite file/);
   });
 
-  it('topK: sorted by score, ties by index, k beyond length, labels checked', () => {
-    const p = Float32Array.from([0.1, 0.3, 0.3, 0.05, 0.25]);
-    assert.deepEqual(topK(p, 3), [
-      { index: 1, label: '', score: p[1] }, { index: 2, label: '', score: p[2] }, { index: 4, label: '', score: p[4] }]);
-    assert.deepEqual(topK(p, 10, ['a', 'b', 'c', 'd', 'e']).map((x) => x.label), ['b', 'c', 'e', 'a', 'd']);
-    assert.deepEqual(topK(p, 0), []);
-    assert.throws(() => topK(p, 2, ['a']), { message: 'labels file has 1 labels but the model outputs 5 scores' });
-    assert.throws(() => topK(p, -1), /integer k/);
-  });
-
   it('readLabels: one per line, nothing trimmed but line ends (LF/CRLF), trailing empty lines dropped, blank lines refused', () => {
     const dir = tmpDir();
     const f = path.join(dir, 'labels.txt');

@@ -2,18 +2,10 @@ import { strict as assert } from 'node:assert';
 import sharp from 'sharp';
 import { EdgeTuneError } from '../../src/errors';
 import { createMjpegSplitter } from '../../src/camera/mjpeg';
+import { makeRng } from '../../src/augment';
 
-/** Seeded PRNG (mulberry32), so a failing chunking can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (the project's own, mulberry32), so a failing chunking can be replayed. */
+const rng = makeRng;
 
 /** A JPEG of Gaussian noise (plenty of 0xFF bytes in its entropy-coded data, hence FF00 stuffing). */
 async function noiseJpeg(width: number, height: number, progressive = false): Promise<Buffer> {

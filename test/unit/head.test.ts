@@ -3,23 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   initBackend, trainHead, buildHead, predictHead, headWeights, headWeightsWithRanges, headForward,
-  serializeHead, loadHead, balancedWeights, argmaxRows, DEFAULT_HEAD, type EmbeddingSet, type HeadSpec,
+  serializeHead, loadHead, balancedWeights, argmaxRows, DEFAULT_HEAD, type HeadSpec,
 } from '../../src/head';
 import { makeRng } from '../../src/augment';
+import { blobs } from '../synthetic';
 import { tmpDir } from '../helpers';
-
-/** Gaussian blobs: class c is centred at +3 on coordinate c, noise σ = 1. */
-function blobs(n: number, dim: number, classes: number, seed: number): EmbeddingSet {
-  const rng = makeRng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-  const x = new Float32Array(n * dim);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % classes;
-    for (let d = 0; d < dim; d++) x[i * dim + d] = gauss() + (d === y[i] ? 3 : 0);
-  }
-  return { x, y, n, dim };
-}
 
 const spec = (over: Partial<HeadSpec> = {}): HeadSpec => ({ ...DEFAULT_HEAD, hidden: [16], epochs: 15, patience: 3, ...over });
 

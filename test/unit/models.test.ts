@@ -1,16 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { BASES, DEFAULT_BASE, LABELS_FILE, PINNED_SHA256, filesFor } from '../../src/models';
+import { PINNED_FILES } from '../helpers';
 
-const ALL_FILES = [
-  'imagenet_labels.txt',
-  'mobilenet_v1_0.25_128_quant.tflite',
-  'mobilenet_v1_0.25_128_quant_edgetpu.tflite',
-  'mobilenet_v1_0.5_160_quant.tflite',
-  'mobilenet_v1_0.5_160_quant_edgetpu.tflite',
-  'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite',
-  'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
-  'mobilenet_v2_1.0_224_quant.tflite',
-];
+const ALL_FILES = PINNED_FILES;
 
 describe('models registry', () => {
   it('describes the four bases with sizes, dims, kinds and Edge TPU twins', () => {
