@@ -36,8 +36,28 @@ export interface HeadOptions {
   classWeights: 'auto' | 'none' | 'balanced';
 }
 
+/** The small CNN trained from scratch (`--arch cnn`): Conv 3×3 → BatchNorm → MaxPool per filter count. */
+export interface CnnOptions {
+  /** Network input [height, width] in pixels; default per preset (`presetDefaults`). */
+  input: [number, number];
+  /** Input channels: 'rgb' (3) or 'grey' (1, luma); default per preset. */
+  channels: 'rgb' | 'grey';
+  /** Filters of each Conv block (one block per entry), e.g. [75, 50, 25] (the seed network). */
+  filters: number[];
+  /** Units of the Dense ReLU layer after Flatten (0 = Flatten straight to softmax). */
+  dense: number;
+}
+
+/** Which network `train` builds (recorded in metadata.json). */
+export type Arch = 'head' | 'cnn';
+
 /** Everything about a training run that changes the trained model (recorded in metadata.json). */
 export interface TrainOptions {
+  /**
+   * 'head': a classifier head on the frozen base's embeddings (optionally fine-tuning the base's
+   * top blocks, `fineTune`); 'cnn': the small CNN trained from scratch on the photos (`cnn`).
+   */
+  arch: Arch;
   /** Pretrained base (`edgetune models list`). */
   base: string;
   /** Augmentation preset: 'objects' (flips), 'digits' (never flips), 'none'. */
@@ -63,6 +83,13 @@ export interface TrainOptions {
   /** Seed of the split, the augmentation, the head's initialisation, shuffles and dropout masks. */
   seed: number;
   head: HeadOptions;
+  /** `arch: 'cnn'` only: the network trained from scratch. */
+  cnn: CnnOptions;
+  /**
+   * Fine-tuning: after the head converges, the base's last N blocks are unfrozen and trained with
+   * the head at a learning rate 10× lower (Keras' fine-tuning step); 0 = frozen base.
+   */
+  fineTune: number;
   /** Export a float head behind a DEQUANTIZE instead of a quantized one. */
   float: boolean;
   /** 'auto': also write model_edgetpu.tflite when the base has a compiled extractor; true: require it. */
@@ -70,7 +97,7 @@ export interface TrainOptions {
 }
 
 /** Any subset of TrainOptions, nested too (`{ head: { epochs: 5 } }`). */
-export type TrainOptionsInput = Partial<Omit<TrainOptions, 'head'>> & { head?: Partial<HeadOptions> };
+export type TrainOptionsInput = Partial<Omit<TrainOptions, 'head' | 'cnn'>> & { head?: Partial<HeadOptions>; cnn?: Partial<CnnOptions> };
 
 /**
  * Above this ratio between the largest and the smallest class, training warns with the counts and
@@ -79,7 +106,8 @@ export type TrainOptionsInput = Partial<Omit<TrainOptions, 'head'>> & { head?: P
 export const IMBALANCE_RATIO = 3;
 
 /** The defaults of every option that does not depend on the preset. */
-export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.freeze({
+export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling' | 'cnn'> & { cnn: Omit<CnnOptions, 'input' | 'channels'> }> = Object.freeze({
+  arch: 'head',
   base: 'mobilenet_v1_1.0_224',
   preset: 'objects',
   augViews: 2,
@@ -99,6 +127,8 @@ export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.
     labelSmoothing: 0.1,
     classWeights: 'auto',
   }) as HeadOptions,
+  cnn: Object.freeze({ filters: [75, 50, 25], dense: 512 }) as Omit<CnnOptions, 'input' | 'channels'>,
+  fineTune: 0,
   float: false,
   edgetpu: 'auto',
 });
@@ -108,8 +138,12 @@ export const DEFAULTS: Readonly<Omit<TrainOptions, 'fit' | 'pooling'>> = Object.
  * strokes are: 5-fold cross-validation on the shared digit photos 77% → 85%). The fit stays 'crop'
  * for every preset: 'squash' measured the same on the digit photos (84.1% vs 84.2%) and 'pad' lower.
  */
-export function presetDefaults(preset: Preset): { fit: Fit; pooling: Pooling } {
-  return preset === 'digits' ? { fit: 'crop', pooling: 'grid' } : { fit: 'crop', pooling: 'avg' };
+export function presetDefaults(preset: Preset): { fit: Fit; pooling: Pooling; cnnInput: [number, number]; cnnChannels: CnnOptions['channels'] } {
+  // A CNN for digits sees a small grey crop (32×20, the size meter-reading projects use for one
+  // digit); for objects a small colour square.
+  return preset === 'digits'
+    ? { fit: 'crop', pooling: 'grid', cnnInput: [32, 20], cnnChannels: 'grey' }
+    : { fit: 'crop', pooling: 'avg', cnnInput: [64, 64], cnnChannels: 'rgb' };
 }
 
 /**
@@ -121,12 +155,18 @@ export function presetDefaults(preset: Preset): { fit: Fit; pooling: Pooling } {
 export function resolveTrainOptions(input: TrainOptionsInput = {}): TrainOptions {
   const given = dropUndefined(input as Record<string, unknown>) as TrainOptionsInput;
   const head = dropUndefined((input.head ?? {}) as Record<string, unknown>) as Partial<HeadOptions>;
+  const cnn = dropUndefined((input.cnn ?? {}) as Record<string, unknown>) as Partial<CnnOptions>;
   const preset = given.preset ?? DEFAULTS.preset;
+  const { cnnInput, cnnChannels, ...byPreset } = presetDefaults(preset);
   const o: TrainOptions = {
     ...DEFAULTS,
-    ...presetDefaults(preset),
+    ...byPreset,
     ...given,
     head: { ...DEFAULTS.head, ...head, hidden: [...(head.hidden ?? DEFAULTS.head.hidden)] },
+    cnn: {
+      ...DEFAULTS.cnn, input: cnnInput, channels: cnnChannels, ...cnn,
+      filters: [...(cnn.filters ?? DEFAULTS.cnn.filters)],
+    },
   } as TrainOptions;
   for (const spec of OPTION_SPECS) checkValue(spec, getPath(o, spec.path));
   if (o.valSplit + o.testSplit >= 0.9) {
@@ -136,7 +176,7 @@ export function resolveTrainOptions(input: TrainOptionsInput = {}): TrainOptions
 }
 
 function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'head'));
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'head' && k !== 'cnn'));
 }
 
 /** How an option's value is typed on a command line or in a form. */
@@ -144,8 +184,13 @@ export type OptionKind =
   | { type: 'int'; min: number; max?: number }
   | { type: 'number'; min: number; max: number; exclusiveMax?: boolean }
   | { type: 'choice'; choices: readonly string[] }
-  /** Hidden-layer widths: '' or 'none' = [], '256' = [256], '256x64' = [256, 64]. */
-  | { type: 'widths' }
+  /**
+   * A list of widths: '' or 'none' = [], '256' = [256], '256x64' or '256,64' = [256, 64]; `sep` is
+   * how the list is written back ('x' when absent).
+   */
+  | { type: 'widths'; sep?: string }
+  /** An image size 'HxW' in pixels, e.g. '32x20' = [32, 20]. */
+  | { type: 'size'; min: number; max: number }
   | { type: 'flag' }
   /** 'auto' | true | false, as --x / --no-x. */
   | { type: 'auto-flag' }
@@ -169,6 +214,7 @@ export interface OptionSpec {
 
 /** Every user-settable training option, in help order. */
 export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
+  { path: ['arch'], flag: 'arch', value: 'name', help: 'head: a classifier head on the frozen MobileNet base (photos of objects); cnn: a small CNN trained from scratch (small, uniform crops such as digits)', kind: { type: 'choice', choices: ['head', 'cnn'] }, sweepable: true },
   { path: ['base'], flag: 'base', value: 'name', help: 'pretrained base (edgetune models list)', kind: { type: 'string' }, sweepable: true },
   { path: ['preset'], flag: 'preset', value: 'name', help: 'augmentation preset: objects (flips), digits (never flips), none', kind: { type: 'choice', choices: ['objects', 'digits', 'none'] }, sweepable: true },
   { path: ['fit'], flag: 'fit', value: 'mode', help: 'non-square photos: crop (centre square), squash (stretch), pad (grey bars)', kind: { type: 'choice', choices: ['crop', 'squash', 'pad'] }, sweepable: true },
@@ -183,6 +229,11 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { path: ['head', 'l2'], flag: 'l2', value: 'lambda', help: 'L2 weight decay on the Dense kernels', kind: { type: 'number', min: 0, max: 1 }, sweepable: true },
   { path: ['head', 'labelSmoothing'], flag: 'label-smoothing', value: 'epsilon', help: 'label smoothing of the training targets', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, sweepable: true },
   { path: ['head', 'classWeights'], flag: 'class-weights', value: 'mode', help: `auto (balanced when the largest class has over ${IMBALANCE_RATIO}× the photos of the smallest), balanced, none`, kind: { type: 'choice', choices: ['auto', 'balanced', 'none'] }, sweepable: true },
+  { path: ['fineTune'], flag: 'fine-tune', value: 'n', help: "unfreeze the base's last n blocks once the head has converged and train them with it at lr/10 (0 = frozen base)", kind: { type: 'int', min: 0, max: 13 }, sweepable: true },
+  { path: ['cnn', 'input'], flag: 'input', value: 'HxW', help: '--arch cnn: network input height x width in pixels', kind: { type: 'size', min: 8, max: 512 }, sweepable: true, presetDefault: '32x20 for --preset digits, else 64x64' },
+  { path: ['cnn', 'channels'], flag: 'channels', value: 'mode', help: '--arch cnn: rgb or grey input', kind: { type: 'choice', choices: ['rgb', 'grey'] }, sweepable: true, presetDefault: 'grey for --preset digits, else rgb' },
+  { path: ['cnn', 'filters'], flag: 'filters', value: 'list', help: '--arch cnn: filters of each Conv 3×3 → BatchNorm → MaxPool block, e.g. 75,50,25', kind: { type: 'widths', sep: ',' }, sweepable: false },
+  { path: ['cnn', 'dense'], flag: 'dense', value: 'units', help: '--arch cnn: Dense ReLU units after Flatten (0 = none)', kind: { type: 'int', min: 0, max: 65536 }, sweepable: true },
   { path: ['heads'], flag: 'heads', value: 'k', help: 'heads in the ensemble (each stopped early on its own fold, merged into one Dense head); 1 = one head with --val-split', kind: { type: 'int', min: 1, max: 20 }, sweepable: true },
   { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping) with --heads 1', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },
   { path: ['testSplit'], flag: 'test-split', value: 'fraction', help: 'test fraction per class, held out from training and early stopping for the accuracy estimate (0 = none)', kind: { type: 'number', min: 0, max: 0.8 }, sweepable: false },
@@ -213,7 +264,8 @@ export function formatDefault(spec: OptionSpec): string {
 
 /** A value as a user would type it on the command line. */
 export function formatValue(spec: OptionSpec, v: unknown): string {
-  if (spec.kind.type === 'widths') return (v as number[]).length ? (v as number[]).join('x') : "''";
+  if (spec.kind.type === 'widths') return (v as number[]).length ? (v as number[]).join(spec.kind.sep ?? 'x') : "''";
+  if (spec.kind.type === 'size') return (v as number[]).join('x');
   return String(v);
 }
 
@@ -245,11 +297,18 @@ export function parseValue(spec: OptionSpec, text: string): unknown {
     case 'widths': {
       const t = text.trim();
       if (t === '' || t === 'none') return [];
-      return t.split(/[x+]/).map((s) => {
+      return t.split(/[x+,]/).map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n) || n < 1 || n > 65536) bad("positive integer widths like 256 or 256x64, or '' for none");
         return n;
       });
+    }
+    case 'size': {
+      const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(text);
+      if (!m) bad(`a size HxW in pixels, e.g. 32x20`);
+      const v = [Number(m![1]), Number(m![2])];
+      checkValue(spec, v);
+      return v;
     }
     case 'flag':
     case 'auto-flag':
@@ -288,6 +347,9 @@ export function checkValue(spec: OptionSpec, v: unknown): void {
       return;
     case 'widths':
       if (!Array.isArray(v) || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536)) bad('a list of positive integer widths');
+      return;
+    case 'size':
+      if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= k.min && n <= k.max)) bad(`a size HxW with sides in [${k.min}, ${k.max}] pixels`);
       return;
     case 'flag':
       if (typeof v !== 'boolean') bad('true or false');

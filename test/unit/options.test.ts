@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import {
-  resolveTrainOptions, parseValue, formatDefault, trainCommand, OPTION_SPECS, DEFAULTS, presetDefaults, setPath, getPath,
+  resolveTrainOptions, parseValue, formatDefault, formatValue, trainCommand, OPTION_SPECS, DEFAULTS, presetDefaults, setPath, getPath,
 } from '../../src/options';
 import { EdgeTuneError } from '../../src/errors';
 
@@ -16,8 +16,22 @@ describe('options: one definition of every training option', () => {
     assert.notEqual(o.head.hidden, DEFAULTS.head.hidden, 'a copy, so callers cannot change the defaults');
   });
 
+  it('parses --input HxW and --filters lists, and writes them back as typed', () => {
+    const input = OPTION_SPECS.find((s) => s.flag === 'input')!;
+    const filters = OPTION_SPECS.find((s) => s.flag === 'filters')!;
+    assert.deepEqual(parseValue(input, '32x20'), [32, 20]);
+    assert.deepEqual(parseValue(filters, '75,50,25'), [75, 50, 25]);
+    assert.equal(formatValue(filters, [75, 50, 25]), '75,50,25');
+    assert.equal(formatValue(input, [32, 20]), '32x20');
+    assert.throws(() => parseValue(input, '32'), /--input must be a size HxW/);
+    assert.throws(() => parseValue(input, '4x4'), /--input must be a size HxW with sides in \[8, 512\]/);
+  });
+
   it('takes the preset-dependent defaults from the preset unless given', () => {
-    assert.deepEqual({ fit: resolveTrainOptions({ preset: 'digits' }).fit, pooling: resolveTrainOptions({ preset: 'digits' }).pooling }, presetDefaults('digits'));
+    const d = resolveTrainOptions({ preset: 'digits' });
+    assert.deepEqual({ fit: d.fit, pooling: d.pooling, cnnInput: d.cnn.input, cnnChannels: d.cnn.channels }, presetDefaults('digits'));
+    assert.deepEqual(d.cnn.input, [32, 20]);
+    assert.deepEqual(resolveTrainOptions({ preset: 'digits', cnn: { input: [28, 28] } }).cnn, { input: [28, 28], channels: 'grey', filters: [75, 50, 25], dense: 512 });
     assert.equal(resolveTrainOptions({ preset: 'digits', pooling: 'avg' }).pooling, 'avg');
     assert.equal(resolveTrainOptions({}).pooling, 'avg');
   });
