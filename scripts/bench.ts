@@ -10,7 +10,9 @@
  *   0. ms per image of each base on the CPU here, on an Edge TPU when one is present, beside
  *      Coral's published figures;
  *   5. `edgetune serve`: live preview rate and latency, retrain after 10 new photos, 20
- *      train/activate cycles with RSS and tensors (scripts/bench-serve.ts).
+ *      train/activate cycles with RSS and tensors (scripts/bench-serve.ts);
+ *   6. head vs fine-tune vs CNN on the three shared datasets: accuracy, model size, ms per image,
+ *      training time, in one table (scripts/bench-arch.ts).
  *
  * Reads ../shared/datasets and the installed bases (`edgetune models fetch`). Everything it writes
  * goes under one temporary folder, removed at the end, on failure and on Ctrl-C / SIGTERM.
@@ -19,6 +21,7 @@
  *   npm run bench -- --embed            only thread scaling and (1)
  *   npm run bench -- --serve            only (5)
  *   npm run bench -- --bases            only (0)
+ *   npm run bench -- --arch [DATASET…]  only (6), optionally for some datasets
  *   npm run bench -- --embed-variants   (1) for each decode lookahead × sharp thread count, side by side
  */
 import * as fs from 'node:fs';
@@ -34,6 +37,7 @@ import { presetParams } from '../src/augment';
 import { openModel, defaultThreads, edgeTpuReady, type Session } from '../src/runtime';
 import { resolveBase } from '../src/models';
 import { benchServe } from './bench-serve';
+import { benchArch, ARCH_DATASETS } from './bench-arch';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -277,6 +281,10 @@ async function main(tmp: string): Promise<void> {
     await benchServe(tmp, SHARED, MODELS, row);
     return;
   }
+  if (args.includes('--arch')) {
+    await benchArch(tmp, SHARED, MODELS, args.filter((a) => ARCH_DATASETS.some(([d]) => d === a)));
+    return;
+  }
   const ds = scanDataset(OBJECTS);
   const samples = ds.samples.filter((_, i) => i % 8 === 0);
   if (args.includes('--embed-variants')) {
@@ -310,6 +318,7 @@ async function main(tmp: string): Promise<void> {
   row(`peak RSS: train + export on ${images} images`, `${mb.toFixed(0)} MB`, '≤ 400 MB', mb <= 400);
 
   await benchServe(tmp, SHARED, MODELS, row);
+  await benchArch(tmp, SHARED, MODELS);
 }
 
 // The child writes only where the parent tells it; the parent owns one temporary folder for the
