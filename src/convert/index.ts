@@ -19,3 +19,7 @@ export {
 export type { QuantizedConst, Scheme } from './quantize';
 export { convertLayers, layersToFragment, SOFTMAX_SCALE } from './convert';
 export type { ConvertOptions, FragmentInput, FragmentOptions, FragmentResult, QuantizeOptions } from './convert';
+export { layersFromTfjs } from './from-tfjs';
+export type { FromTfjsOptions } from './from-tfjs';
+export { FLOAT_TOLERANCE, INTEGER_AGREEMENT, verifyConversion } from './verify';
+export type { Verification } from './verify';
