@@ -36,24 +36,30 @@ function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
-/** A minimal runner for int8-I/O models, which Session (uint8/float32 only) does not open. */
-function int8Runner(bytes: Uint8Array, threads: number): { input: Int8Array; run(): Float32Array; close(): void } {
+/**
+ * A runner straight on the interpreter for models with an int8 input or output, which Session
+ * (uint8/float32 I/O only) does not open. Writes raw values as codes (uint8: v; int8: v − 128)
+ * and dequantizes the output.
+ */
+function codeRunner(bytes: Uint8Array, threads: number): { size: number; run(x: Float32Array): Float32Array } {
   const model = readModel(bytes);
   const sg = model.subgraphs[0];
   const oq = sg.tensors[sg.outputs[0]].quantization;
   const scale = oq?.scale?.[0] ?? 1;
-  const zp = oq?.zeroPoint?.[0] ?? 0;
+  const zp = oq?.scale?.length ? (oq.zeroPoint?.[0] ?? 0) : 0;
   const Interpreter = nativeInterpreter();
   const runner = new Interpreter(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { threads });
-  const input = runner.getInputs()[0].data() as Int8Array;
-  const output = runner.getOutputs()[0].data() as Int8Array;
+  const input = runner.getInputs()[0].data();
+  const output = runner.getOutputs()[0].data();
+  const shift = input instanceof Int8Array ? 128 : 0;
   return {
-    input,
-    run() {
+    size: input.length,
+    run(x) {
+      if (input instanceof Float32Array) input.set(x);
+      else for (let k = 0; k < x.length; k++) input[k] = Math.round(Math.min(255, Math.max(0, x[k]))) - shift;
       runner.infer();
       return Float32Array.from(output, (q) => scale * (q - zp));
     },
-    close() { /* freed by the binding's finalizer */ },
   };
 }
 
@@ -83,14 +89,12 @@ export async function verifyConversion(layers: readonly Layer[], tfliteBytes: Ui
   let run: (x: Float32Array) => Float32Array;
   let close: () => Promise<void> | void;
   let inputSize: number;
-  if (inType === TensorType.INT8) {
-    const r = int8Runner(tfliteBytes, threads);
-    inputSize = r.input.length;
-    run = (x) => {
-      for (let k = 0; k < x.length; k++) r.input[k] = Math.round(Math.min(255, Math.max(0, x[k]))) - 128;
-      return r.run();
-    };
-    close = r.close;
+  if (inType === TensorType.INT8 || outType === TensorType.INT8) {
+    const r = codeRunner(tfliteBytes, threads);
+    inputSize = r.size;
+    run = (x) => r.run(x);
+    // The binding frees the interpreter in its GC finalizer (see Session.close).
+    close = () => undefined;
   } else {
     const s = openModel(tfliteBytes, { threads, device: 'cpu' });
     const buf = s.inputBuffer;
