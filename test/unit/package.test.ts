@@ -54,27 +54,28 @@ describe('package surface', () => {
     ]);
   });
 
-  it('serves the package root, edgetune/tflite and package.json to require and import, and nothing deeper', () => {
+  it('serves the package root, edgetune/tflite, edgetune/convert and package.json to require and import, and nothing deeper', () => {
     const dir = consumer({
       'check.cjs': `
-        const root = require('edgetune'), tfl = require('edgetune/tflite');
+        const root = require('edgetune'), tfl = require('edgetune/tflite'), conv = require('edgetune/convert');
         let deep; try { require('edgetune/dist/src/head'); } catch (e) { deep = e.code; }
         console.log(JSON.stringify({ train: typeof root.train, readModel: typeof root.readModel, tflite: typeof tfl.readModel,
-          graftHead: typeof tfl.graftHead, version: require('edgetune/package.json').version, deep }));`,
+          graftHead: typeof tfl.graftHead, convertLayers: typeof conv.convertLayers, version: require('edgetune/package.json').version, deep }));`,
       'check.mjs': `
         import { train, listBases } from 'edgetune';
         import { readModel, cutAtEmbedding, graftHead, gridPool, chooseQuantParams } from 'edgetune/tflite';
-        console.log(JSON.stringify([train, listBases, readModel, cutAtEmbedding, graftHead, gridPool, chooseQuantParams].map((f) => typeof f)));`,
+        import { convertLayers, layersFromTfjs } from 'edgetune/convert';
+        console.log(JSON.stringify([train, listBases, readModel, cutAtEmbedding, graftHead, gridPool, chooseQuantParams, convertLayers, layersFromTfjs].map((f) => typeof f)));`,
     });
     const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
     const cjs = run(process.execPath, ['check.cjs'], dir);
     assert.equal(cjs.code, 0, cjs.out);
     assert.deepEqual(JSON.parse(cjs.out), {
-      train: 'function', readModel: 'undefined', tflite: 'function', graftHead: 'function', version, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      train: 'function', readModel: 'undefined', tflite: 'function', graftHead: 'function', convertLayers: 'function', version, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
     const esm = run(process.execPath, ['check.mjs'], dir);
     assert.equal(esm.code, 0, esm.out);
-    assert.deepEqual(JSON.parse(esm.out), Array(7).fill('function'));
+    assert.deepEqual(JSON.parse(esm.out), Array(9).fill('function'));
   });
 
   it("README's library examples type-check as CommonJS and as ESM, and the listing example runs in both", function () {
@@ -89,6 +90,8 @@ describe('package surface', () => {
     // Not from the README: the subpath's types, in both module systems.
     files['tflite.ts'] = files['tflite.mts'] =
       `import { readModel, writeModel, type Model } from 'edgetune/tflite';\nexport const roundTrip = (b: Uint8Array): Uint8Array => writeModel(readModel(b) as Model);\n`;
+    files['convert.ts'] = files['convert.mts'] =
+      `import { convertLayers, type Layer } from 'edgetune/convert';\nexport const toTflite = (layers: Layer[]): Uint8Array => convertLayers(layers);\n`;
     files['tsconfig.cjs.json'] = tsconfig('commonjs', ['*.ts']);
     files['tsconfig.esm.json'] = tsconfig('nodenext', ['*.ts', '*.mts'], 'out');
     const dir = consumer(files);
