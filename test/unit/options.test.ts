@@ -2,7 +2,10 @@ import { strict as assert } from 'node:assert';
 import {
   resolveTrainOptions, parseValue, formatDefault, formatValue, trainCommand, OPTION_SPECS, DEFAULTS, presetDefaults, setPath, getPath,
 } from '../../src/options';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { EdgeTuneError } from '../../src/errors';
+import { ROOT } from '../helpers';
 
 const spec = (flag: string) => OPTION_SPECS.find((s) => s.flag === flag)!;
 
@@ -73,3 +76,20 @@ describe('options: one definition of every training option', () => {
     assert.equal(trainCommand('d', 'o', resolveTrainOptions({})), 'edgetune train d --out o');
   });
 });
+
+describe("README: the training options table", () => {
+  it('lists every option with its default and help, in the order of OPTION_SPECS', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => /^\| `--/.test(l));
+    const expected = OPTION_SPECS.map(readmeRow);
+    assert.deepEqual(rows.filter((r) => expected.some((e) => e.split(' | ')[0] === r.split(' | ')[0])), expected);
+  });
+});
+
+/** The README row of an option: flag (and its value), default, help. */
+export function readmeRow(s: (typeof OPTION_SPECS)[number]): string {
+  const flag = s.kind.type === 'flag' ? `\`--${s.flag}\`` : s.kind.type === 'auto-flag' ? `\`--${s.flag}\` / \`--no-${s.flag}\`` : `\`--${s.flag} <${s.value}>\``;
+  const d = formatDefault(s);
+  const def = s.presetDefault ? d : s.kind.type === 'flag' ? '`off`' : `\`${d}\``;
+  return `| ${flag} | ${def} | ${s.help} |`;
+}
