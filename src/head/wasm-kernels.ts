@@ -7,34 +7,46 @@ import { fail } from '../errors';
  * tfjs-backend-wasm 4.22 registers `Conv2D` and `Conv2DBackpropInput` (the input gradient) but no
  * `Conv2DBackpropFilter` (the kernel gradient), so `fit`/`minimize` of any model with a Conv2D layer
  * fails at its first step with "Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'"
- * (../shared/TFLITE-FACTS.md). It does register `Conv3DBackpropFilterV2`. A 2-D convolution is a
- * 3-D one with depth 1: x [N,H,W,C] → [N,1,H,W,C], dy [N,OH,OW,F] → [N,1,OH,OW,F], strides
- * [1,sh,sw], filter [1,fh,fw,C,F]; with depth 1 and a depth-1 filter, 'same' and 'valid' pad
- * nothing along depth, and H/W are padded exactly as the 2-D op pads them (both compute the pads
- * with tfjs' `computeConv*Info`, TensorFlow's rule: total = max((ceil(in/s)−1)·s + f − in, 0),
- * the odd pixel at the bottom/right). The result [1,fh,fw,C,F] is reshaped to [fh,fw,C,F].
- * The reshapes are the backend's own (they share the data, no copy).
+ * (../shared/TFLITE-FACTS.md).
  *
- * tfjs-backend-wasm 4.22's Conv3DBackpropFilterV2 is wrong for strides above 1 (measured: its
- * result differs from the 'cpu' backend's in every entry but the first), so a strided convolution
- * takes a stride-1 detour: the kernel gradient of a stride-s convolution equals the stride-1
- * 'valid' one of the explicitly padded x with dy spread out (s−1 zeros between its entries, zeros
- * at the end up to the stride-1 output size). Those two arrays are built on the host; EdgeTune's
- * CNN convolves with stride 1 only, so this path serves other models.
+ * The bridge computes the kernel gradient as one matrix product:
+ *   dW[kh, kw, c, f] = Σ_{n, oy, ox} x[n, oy·sh + kh − top, ox·sw + kw − left, c] · dy[n, oy, ox, f]
+ * i.e. dW = colsᵀ · dy with colsᵀ [kh·kw·C, N·OH·OW] (im2col of x, zeros where the window
+ * reaches into the padding) built on the host and dy viewed as [N·OH·OW, F], through the
+ * backend's BatchMatMul (XNNPACK). Pads follow TensorFlow's rule via tfjs' `computeConv2DInfo`
+ * ('same': total = max((ceil(in/s) − 1)·s + f − in, 0), the odd pixel at the bottom/right).
+ *
+ * Why not the route TFLITE-FACTS.md describes (a depth-1 Conv3DBackpropFilterV2): measured here,
+ * that kernel is wrong for strides above 1 (every entry but the first differs from the 'cpu'
+ * backend's) and took 458 ms of a 1007 ms training step of the seed CNN (batch 32, 32×20 grey,
+ * filters 75/50/25, 2 shared x86 cores); see `registerWasmTrainingKernels` for this one's figure.
+ * The transposed im2col is built directly because the WASM BatchMatMul with transposeA is many
+ * times slower than without (src/head/train.ts, denseTrain).
+ *
+ * The backend's own `Conv2DBackpropInput` (the input gradient) is correct but slow: 192 ms of a
+ * 578 ms step, against 21 ms for the forward Conv2D (XNNPACK). For stride 1 it is replaced by
+ * that forward convolution: dx = 'valid' conv2d of dy padded by (fh − 1 − top, fh − 1 − bottom′)
+ * rows and likewise columns, with the filter turned 180° and its in/out channels swapped
+ * (W′[i, j, f, c] = W[fh−1−i, fw−1−j, c, f]). Strided convolutions keep the backend's kernel.
  */
 
 /** Names of the kernels `registerWasmTrainingKernels` adds. */
-export const WASM_BRIDGED_KERNELS: readonly string[] = ['Conv2DBackpropFilter'];
+export const WASM_BRIDGED_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
 
 interface TensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
-interface WasmBackendLike { disposeData(dataId: object, force?: boolean): boolean }
+interface WasmBackendLike {
+  disposeData(dataId: object, force?: boolean): boolean;
+  readSync(dataId: object): ArrayLike<number>;
+  write(values: Float32Array, shape: number[], dtype: tf.DataType): object;
+}
 
 /**
- * Conv2DBackpropFilter for 'wasm' through Conv3DBackpropFilterV2 (see the module comment).
- * Inputs x float32 [N,H,W,C] and dy float32 [N,OH,OW,F]; attrs strides [sh,sw] (or one number),
- * pad 'same' | 'valid', dataFormat 'NHWC', filterShape [fh,fw,C,F]. Returns dW float32 [fh,fw,C,F].
+ * Conv2DBackpropFilter for 'wasm' (see the module comment). Inputs x float32 [N,H,W,C] and dy
+ * float32 [N,OH,OW,F]; attrs strides [sh,sw] (or one number), pad 'same' | 'valid', dataFormat
+ * 'NHWC', filterShape [fh,fw,C,F]. Returns dW float32 [fh,fw,C,F]. Dilation is 1 (tfjs' conv2d
+ * gradient refuses other dilations before it gets here).
  * @throws EdgeTuneError UNSUPPORTED for explicit/numeric padding, NCHW, or a dimRoundingMode
- *   (tfjs-layers never uses them; the 3-D kernel cannot express them).
+ *   (tfjs-layers never uses them).
  */
 function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const { inputs, attrs = {} } = args;
@@ -51,76 +63,93 @@ function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend
   if (dataFormat !== 'NHWC') throw fail('UNSUPPORTED', `Conv2DBackpropFilter on the WASM backend handles NHWC only, got ${dataFormat}: use channels-last data`);
   if (attrs.dimRoundingMode != null) throw fail('UNSUPPORTED', 'Conv2DBackpropFilter on the WASM backend does not take a dimRoundingMode: leave it unset');
   const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
-  if (sh !== 1 || sw !== 1) return stridedDetour(backend as Parameters<typeof stridedDetour>[0], x, dy, [sh, sw], pad, filterShape);
-  return viaConv3D(backend, x, dy, pad, filterShape);
-}
-
-/** dW through the 3-D kernel with stride 1 (the case it computes right). */
-function viaConv3D(backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo, pad: 'same' | 'valid', filterShape: [number, number, number, number]): TensorInfo {
   const [n, h, w, c] = x.shape;
   const [, oh, ow, f] = dy.shape;
+  const [fh, fw] = filterShape;
+  const { top, left } = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, [sh, sw], 1, pad).padInfo;
+  const xv = backend.readSync(x.dataId) as Float32Array;
+  const k = fh * fw * c;
+  const m = n * oh * ow;
+  // colsT[(kh·fw + kw)·C + ch][(b·OH + oy)·OW + ox]; zero where the window is in the padding.
+  const colsT = new Float32Array(k * m);
+  for (let kh = 0; kh < fh; kh++) {
+    for (let kw = 0; kw < fw; kw++) {
+      const base = (kh * fw + kw) * c;
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          const iy = oy * sh + kh - top;
+          if (iy < 0 || iy >= h) continue;
+          const col0 = (b * oh + oy) * ow;
+          const rowX = (b * h + iy) * w;
+          for (let ox = 0; ox < ow; ox++) {
+            const ix = ox * sw + kw - left;
+            if (ix < 0 || ix >= w) continue;
+            const src = (rowX + ix) * c;
+            const col = col0 + ox;
+            for (let ch = 0; ch < c; ch++) colsT[(base + ch) * m + col] = xv[src + ch];
+          }
+        }
+      }
+    }
+  }
   const reshape = tf.getKernel('Reshape', 'wasm')!.kernelFunc;
-  const conv3dFilter = tf.getKernel('Conv3DBackpropFilterV2', 'wasm')!.kernelFunc;
-  const x5 = reshape({ inputs: { x: x as never }, backend: backend as never, attrs: { shape: [n, 1, h, w, c] } }) as TensorInfo;
-  const dy5 = reshape({ inputs: { x: dy as never }, backend: backend as never, attrs: { shape: [n, 1, oh, ow, f] } }) as TensorInfo;
-  let dw5: TensorInfo | undefined;
+  const matMul = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+  const a: TensorInfo = { dataId: backend.write(colsT, [1, k, m], 'float32'), shape: [1, k, m], dtype: 'float32' };
+  const b3 = reshape({ inputs: { x: dy as never }, backend: backend as never, attrs: { shape: [1, m, f] } }) as TensorInfo;
+  let prod: TensorInfo | undefined;
   try {
-    dw5 = conv3dFilter({
-      inputs: { x: x5 as never, dy: dy5 as never }, backend: backend as never,
-      attrs: { strides: [1, 1, 1], pad, filterShape: [1, ...filterShape] },
-    }) as TensorInfo;
-    return reshape({ inputs: { x: dw5 as never }, backend: backend as never, attrs: { shape: filterShape } }) as TensorInfo;
+    prod = matMul({ inputs: { a: a as never, b: b3 as never }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+    return reshape({ inputs: { x: prod as never }, backend: backend as never, attrs: { shape: filterShape } }) as TensorInfo;
   } finally {
-    // Each reshape took a reference on shared data: give back the intermediates' references.
-    backend.disposeData(x5.dataId);
-    backend.disposeData(dy5.dataId);
-    if (dw5) backend.disposeData(dw5.dataId);
+    // The reshapes took references on shared data: give back the intermediates' references.
+    backend.disposeData(a.dataId);
+    backend.disposeData(b3.dataId);
+    if (prod) backend.disposeData(prod.dataId);
   }
 }
 
 /**
- * dW of a strided convolution as a stride-1 'valid' one (see the module comment): x padded as the
- * strided op pads it (TensorFlow's 'same' rule via tfjs' computeConv2DInfo), dy spread out to
- * [n, hp − fh + 1, wp − fw + 1, f] with dy[i, j] at (i·sh, j·sw).
+ * Conv2DBackpropInput for stride 1 through the forward Conv2D (see the module comment).
+ * Inputs dy float32 [N,OH,OW,F], filter [fh,fw,C,F]; attrs inputShape [N,H,W,C], pad.
+ * @returns dx float32 [N,H,W,C].
  */
-function stridedDetour(
-  backend: WasmBackendLike & { readSync(id: object): ArrayLike<number>; write(v: Float32Array, shape: number[], dtype: tf.DataType): object },
-  x: TensorInfo, dy: TensorInfo, [sh, sw]: [number, number], pad: 'same' | 'valid', filterShape: [number, number, number, number],
-): TensorInfo {
-  const [n, h, w, c] = x.shape;
+function conv2DBackpropInputStride1(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, inputShape: [number, number, number, number], pad: 'same' | 'valid'): TensorInfo {
+  const [n, h, w, c] = inputShape;
   const [, oh, ow, f] = dy.shape;
-  const [fh, fw] = filterShape;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, [sh, sw], 1, pad);
-  const { top, bottom, left, right } = info.padInfo;
-  const hp = h + top + bottom;
-  const wp = w + left + right;
-  const xv = backend.readSync(x.dataId);
-  const xp = new Float32Array(n * hp * wp * c);
+  const [fh, fw] = filter.shape;
+  const { top, left } = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], 1, 1, pad).padInfo;
+  const pt = fh - 1 - top;
+  const pl = fw - 1 - left;
+  const hp = h + fh - 1;
+  const wp = w + fw - 1;
+  const dv = backend.readSync(dy.dataId) as Float32Array;
+  const dyp = new Float32Array(n * hp * wp * f);
   for (let b = 0; b < n; b++) {
-    for (let i = 0; i < h; i++) {
-      const src = ((b * h + i) * w) * c;
-      xp.set((xv as Float32Array).subarray(src, src + w * c), ((b * hp + i + top) * wp + left) * c);
+    for (let oy = 0; oy < oh; oy++) {
+      const src = (b * oh + oy) * ow * f;
+      dyp.set(dv.subarray(src, src + ow * f), ((b * hp + oy + pt) * wp + pl) * f);
     }
   }
-  const dh = hp - fh + 1;
-  const dwid = wp - fw + 1;
-  const dv = backend.readSync(dy.dataId);
-  const dd = new Float32Array(n * dh * dwid * f);
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < oh; i++) {
-      for (let j = 0; j < ow; j++) {
-        const src = ((b * oh + i) * ow + j) * f;
-        dd.set((dv as Float32Array).subarray(src, src + f), ((b * dh + i * sh) * dwid + j * sw) * f);
-      }
+  const wv = backend.readSync(filter.dataId) as Float32Array;
+  const wt = new Float32Array(fh * fw * f * c);
+  for (let i = 0; i < fh; i++) {
+    for (let j = 0; j < fw; j++) {
+      const to = (i * fw + j) * f * c;
+      const from = ((fh - 1 - i) * fw + (fw - 1 - j)) * c * f;
+      for (let ch = 0; ch < c; ch++) for (let k = 0; k < f; k++) wt[to + k * c + ch] = wv[from + ch * f + k];
     }
   }
-  const xpInfo: TensorInfo = { dataId: backend.write(xp, [n, hp, wp, c], 'float32'), shape: [n, hp, wp, c], dtype: 'float32' };
-  const ddInfo: TensorInfo = { dataId: backend.write(dd, [n, dh, dwid, f], 'float32'), shape: [n, dh, dwid, f], dtype: 'float32' };
+  const conv = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
+  const xIn: TensorInfo = { dataId: backend.write(dyp, [n, hp, wp, f], 'float32'), shape: [n, hp, wp, f], dtype: 'float32' };
+  const wIn: TensorInfo = { dataId: backend.write(wt, [fh, fw, f, c], 'float32'), shape: [fh, fw, f, c], dtype: 'float32' };
   try {
-    return viaConv3D(backend, xpInfo, ddInfo, 'valid', filterShape);
+    return conv({
+      inputs: { x: xIn as never, filter: wIn as never }, backend: backend as never,
+      attrs: { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined as never },
+    }) as TensorInfo;
   } finally {
-    backend.disposeData(xpInfo.dataId);
-    backend.disposeData(ddInfo.dataId);
+    backend.disposeData(xIn.dataId);
+    backend.disposeData(wIn.dataId);
   }
 }
 
@@ -130,10 +159,31 @@ function stridedDetour(
  * Call after `@tensorflow/tfjs-backend-wasm` is loaded (before or after `setBackend('wasm')`).
  */
 export function registerWasmTrainingKernels(): void {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter',
-    backendName: 'wasm',
-    kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
-  });
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
+    });
+  }
+  const own = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (own && !(own.kernelFunc as { edgetune?: boolean }).edgetune) {
+    // Stride 1 goes through the forward Conv2D; everything else to the backend's own kernel,
+    // whose setup (binding its WASM function) still runs when the backend starts.
+    const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+      const a = args.attrs ?? {};
+      const strides = a.strides as number | [number, number];
+      const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+      const dilations = (a.dilations ?? 1) as number | [number, number];
+      const unitDilation = typeof dilations === 'number' ? dilations === 1 : dilations.every((d) => d === 1);
+      if (sh === 1 && sw === 1 && unitDilation && (a.pad === 'same' || a.pad === 'valid') && (a.dataFormat ?? 'NHWC') === 'NHWC' && a.dimRoundingMode == null) {
+        return conv2DBackpropInputStride1(args.backend as WasmBackendLike, args.inputs.dy as unknown as TensorInfo,
+          args.inputs.filter as unknown as TensorInfo, a.inputShape as [number, number, number, number], a.pad as 'same' | 'valid');
+      }
+      return own.kernelFunc(args as never);
+    };
+    Object.assign(kernelFunc, { edgetune: true });
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    tf.registerKernel({ ...own, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
 }

@@ -55,7 +55,7 @@ describe('WASM training kernels', () => {
   before(async () => { await initBackend('wasm'); });
 
   it('registers the kernels the WASM backend lacks', () => {
-    assert.deepEqual(WASM_BRIDGED_KERNELS, ['Conv2DBackpropFilter']);
+    assert.deepEqual(WASM_BRIDGED_KERNELS, ['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
     for (const k of WASM_BRIDGED_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), `${k} is registered for wasm`);
   });
 
