@@ -4,3 +4,4 @@
  */
 export { buildCnn, cnnInputShape, pooledSize, BLOCK_DROPOUT, DENSE_DROPOUT, BN_MOMENTUM, BN_EPSILON } from './model';
 export { trainCnn, predictCnn, evaluateCnn, type ImageSet, type CnnSpec, type TrainedCnn } from './train';
+export { serializeCnn, loadCnn, type CnnMeta } from './io';

@@ -105,6 +105,20 @@ export interface InputShape {
   channels: 1 | 3;
 }
 
+/**
+ * The image input of a model from its input tensor's shape [1, H, W, C] (NHWC, batch 1; C 1 or 3),
+ * so the input size and channels of any EdgeTune model (a base + head, or a CNN) come from the
+ * .tflite itself.
+ * @throws EdgeTuneError BAD_MODEL naming the shape when it is not an image input.
+ */
+export function inputShapeOf(tensorShape: readonly number[], file = 'the model'): InputShape {
+  const [b, h, w, c] = tensorShape;
+  if (tensorShape.length !== 4 || b !== 1 || !(h >= 1) || !(w >= 1) || (c !== 1 && c !== 3)) {
+    throw fail('BAD_MODEL', `${file} takes input [${tensorShape.join(', ')}], not an image [1, height, width, 1 or 3]: pass an image classifier`);
+  }
+  return { height: h, width: w, channels: c };
+}
+
 /** The square RGB input of a base: size×size×3. */
 export function squareRgb(size: number): InputShape {
   return { height: size, width: size, channels: 3 };
