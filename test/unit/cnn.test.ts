@@ -7,6 +7,7 @@ import {
   buildCnn, trainCnn, predictCnn, evaluateCnn, serializeCnn, loadCnn, pooledSize, type CnnSpec, type ImageSet,
 } from '../../src/cnn';
 import { presetParams, makeRng } from '../../src/augment';
+import { sweep } from '../../src/pipeline/sweep';
 import { tmpDir } from '../helpers';
 
 /**
@@ -123,5 +124,10 @@ describe('cnn: the seed network', () => {
     assert.deepEqual([...predictCnn(back.model, val)], [...predictCnn(m, val)]);
     m.dispose(); back.model.dispose();
     await assert.rejects(loadCnn(tmpDir()), (e: Error & { code?: string }) => e.code === 'BAD_MODEL');
+  });
+
+  it('sweep refuses --arch cnn instead of sweeping heads in its place', async () => {
+    await assert.rejects(sweep(tmpDir(), { dropout: [0.2, 0.5] }, { arch: 'cnn' }), (e: Error & { code?: string }) => e.code === 'BAD_OPTION' && /does not train CNNs/.test(e.message));
+    await assert.rejects(sweep(tmpDir(), { arch: ['head', 'cnn'] }), /does not train CNNs/);
   });
 });
