@@ -20,6 +20,8 @@
  *   npm run bench -- --serve            only (5)
  *   npm run bench -- --bases            only (0)
  *   npm run bench -- --embed-variants   (1) for each decode lookahead × sharp thread count, side by side
+ *   npm run bench -- --cnn              only the CNN trained from scratch on digits-photo (scripts/bench-cnn.ts);
+ *                                       --cnn-all also on objects-small and gestures
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -34,6 +36,7 @@ import { presetParams } from '../src/augment';
 import { openModel, defaultThreads, edgeTpuReady, type Session } from '../src/runtime';
 import { resolveBase } from '../src/models';
 import { benchServe } from './bench-serve';
+import { benchCnn } from './bench-cnn';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -275,6 +278,10 @@ async function main(tmp: string): Promise<void> {
   console.log(`${'measure'.padEnd(52)} ${'value'.padEnd(30)} ${'target'.padEnd(12)}`);
   if (args.includes('--serve')) {
     await benchServe(tmp, SHARED, MODELS, row);
+    return;
+  }
+  if (args.includes('--cnn') || args.includes('--cnn-all')) {
+    await benchCnn(tmp, SHARED, row, args.includes('--cnn-all'));
     return;
   }
   const ds = scanDataset(OBJECTS);
