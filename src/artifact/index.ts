@@ -70,8 +70,8 @@ export interface ModelMetadata {
   /** Which network: 'head' (absent in folders written before the CNN) or 'cnn'. */
   arch?: 'head' | 'cnn';
   /**
-   * The model's input: height × width pixels, channels 3 (RGB) or 1 (grey). Always present for a
-   * CNN; for a head it is the base's square RGB input (absent in older folders).
+   * The CNN's input: height × width pixels, channels 3 (RGB) or 1 (grey). Absent for a head model,
+   * whose input is its base's square RGB input (`base.inputSize`).
    */
   input?: { height: number; width: number; channels: 1 | 3 };
   /** The pretrained base (absent for a CNN, which has none). */

@@ -11,7 +11,7 @@ import { trainCnn, predictCnn, serializeCnn, cnnInputShape, type ImageSet, type 
 import { MODEL_FORMAT, writeModelFolder, type ModelMetadata, type FileContents } from '../artifact';
 import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
 import { IMBALANCE_RATIO, type TrainOptions } from '../options';
-import { fail } from '../errors';
+import { fail, ioError } from '../errors';
 import { phaseProgress, type Reporter } from './report';
 import { convertCnn, checkCnnExport } from './cnn-export';
 import { REPRESENTATIVE_PHOTOS } from './cnn-constants';
@@ -226,8 +226,17 @@ async function loadPhotos(samples: Sample[], shape: InputShape, o: TrainOptions,
     for (let i = 0; i < samples.length; i++) {
       if (signal?.aborted) throw fail('CANCELLED', 'training cancelled while reading photos: nothing was written');
       const s = samples[i];
+      let bytes: Uint8Array;
       try {
-        const bytes = new Uint8Array(await fs.promises.readFile(s.path));
+        bytes = new Uint8Array(await fs.promises.readFile(s.path));
+      } catch (e) {
+        // One line in the user's words ("permission denied (EACCES)"), as the head pipeline words it.
+        const msg = ioError('read', s.path, e).message;
+        skipped.push({ path: s.path, reason: msg.slice(msg.indexOf(': ') + 2) });
+        bar.update(i + 1);
+        continue;
+      }
+      try {
         const img = await preprocessTo(bytes, { ...shape, fit: o.fit });
         const small = tooSmallReason(img.width, img.height);
         if (small) throw new Error(small);
@@ -237,9 +246,9 @@ async function loadPhotos(samples: Sample[], shape: InputShape, o: TrainOptions,
         sha.push(crypto.createHash('sha256').update(bytes).digest('hex'));
         phash.push(perceptualHash(square.pixels, HASH_SIDE));
       } catch (e) {
+        // "cannot read image <N-byte buffer>: reason" (the bytes were passed): keep the reason.
         const msg = (e as Error).message;
-        const prefix = `cannot read image <`;
-        skipped.push({ path: s.path, reason: msg.startsWith(prefix) ? msg.slice(msg.indexOf(': ') + 2) : msg });
+        skipped.push({ path: s.path, reason: msg.startsWith('cannot read image <') ? msg.slice(msg.indexOf(': ') + 2) : msg });
       }
       bar.update(i + 1);
     }
