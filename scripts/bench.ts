@@ -23,6 +23,8 @@
  *   npm run bench -- --bases            only (0)
  *   npm run bench -- --arch [DATASET…]  only (6), optionally for some datasets
  *   npm run bench -- --embed-variants   (1) for each decode lookahead × sharp thread count, side by side
+ *   npm run bench -- --cnn              only the CNN trained from scratch on digits-photo (scripts/bench-cnn.ts);
+ *                                       --cnn-all also on objects-small and gestures
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,6 +40,7 @@ import { openModel, defaultThreads, edgeTpuReady, type Session } from '../src/ru
 import { resolveBase } from '../src/models';
 import { benchServe } from './bench-serve';
 import { benchArch, ARCH_DATASETS } from './bench-arch';
+import { benchCnn } from './bench-cnn';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.EDGETUNE_SHARED ?? path.resolve(ROOT, '..', 'shared');
@@ -283,6 +286,10 @@ async function main(tmp: string): Promise<void> {
   }
   if (args.includes('--arch')) {
     await benchArch(tmp, SHARED, MODELS, args.filter((a) => ARCH_DATASETS.some(([d]) => d === a)));
+    return;
+  }
+  if (args.includes('--cnn') || args.includes('--cnn-all')) {
+    await benchCnn(tmp, SHARED, row, args.includes('--cnn-all'));
     return;
   }
   const ds = scanDataset(OBJECTS);

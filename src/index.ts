@@ -5,7 +5,8 @@
  *
  * - `fetchBases`, `listBases`, `defaultModelsDir`: install and list the pinned pretrained bases.
  * - `importImages`: copy photos into a folder-per-class dataset.
- * - `train`: dataset → augmented embeddings → head with early stopping → verified quantized TFLite.
+ * - `train`: dataset → augmented embeddings → head with early stopping → verified quantized TFLite;
+ *   with `arch: 'cnn'`, a small CNN trained from scratch → verified full-integer TFLite.
  * - `predict`, `openPredictor`: classify images with a trained model or the stock classifier.
  * - `evaluate`: accuracy, per-class precision/recall/F1 and confusion matrix on a dataset.
  * - `reexport`: re-export a model folder (float, Edge TPU) without retraining (`edgetune export`).
@@ -29,7 +30,7 @@ export {
 export { importImages, type ImportOptions, type ImportResult, type ImportedFile, type SkippedFile } from './dataset';
 
 export { train, type RunOptions, type TrainResult } from './pipeline/train';
-export { OPTION_SPECS, DEFAULTS, resolveTrainOptions, type TrainOptions, type TrainOptionsInput, type HeadOptions, type OptionSpec } from './options';
+export { OPTION_SPECS, DEFAULTS, resolveTrainOptions, type TrainOptions, type TrainOptionsInput, type HeadOptions, type CnnOptions, type Arch, type OptionSpec } from './options';
 export { readModelFolder, type ModelMetadata, type ModelFolder, type SetMetrics, type Verification } from './artifact';
 export { predict, openPredictor, type PredictOptions, type PredictorOptions, type Predictor, type ImagePrediction } from './pipeline/predict';
 export { evaluate, type EvaluateOptions, type EvalResult } from './pipeline/evaluate';

@@ -69,7 +69,7 @@ function render() {
         m.active ? h('span', { class: 'badge', test: 'model-active', text: 'active' }) : null,
         h('span', { class: 'when', text: m.createdAt ? new Date(m.createdAt).toLocaleString() : '' })),
       h('div', { class: 'model-info', text: [
-        m.base ? `base ${m.base}` : null,
+        m.base ? `base ${m.base}` : m.arch === 'cnn' ? 'CNN trained from scratch' : null,
         classesText(m.labels),
         m.id === 'stock' ? null : `estimate ${est}`,
         m.id === 'stock' ? null : `validation ${val}`,

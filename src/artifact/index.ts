@@ -12,6 +12,10 @@
  *   metadata.json          ModelMetadata
  *   history.json, curves.svg, curves.png, confusion.svg, confusion.png
  *   head/model.json, head/weights.bin   the trained tfjs head (re-export without retraining)
+ *
+ * A CNN trained from scratch (`arch: 'cnn'`) has no base: model.tflite is the whole network,
+ * full-integer (uint8 input/output), no model_edgetpu.tflite, and cnn/model.json + cnn/weights.bin
+ * hold the tfjs model instead of head/.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -63,7 +67,15 @@ export interface ModelMetadata {
   created: string;
   /** EdgeTune version that wrote it. */
   edgetune: string;
-  base: {
+  /** Which network: 'head' (absent in folders written before the CNN) or 'cnn'. */
+  arch?: 'head' | 'cnn';
+  /**
+   * The CNN's input: height × width pixels, channels 3 (RGB) or 1 (grey). Absent for a head model,
+   * whose input is its base's square RGB input (`base.inputSize`).
+   */
+  input?: { height: number; width: number; channels: 1 | 3 };
+  /** The pretrained base (absent for a CNN, which has none). */
+  base?: {
     name: string; file: string; sha256: string; inputSize: number; embeddingDim: number; pooling: Pooling;
     /** What computed the training embeddings: the CPU graph or the Edge TPU-compiled extractor (absent before EdgeTune 0.2: CPU). */
     embedder?: { device: 'cpu' | 'edgetpu'; deviceName: string; file: string; sha256: string };
@@ -73,7 +85,8 @@ export interface ModelMetadata {
   /** Class names; index i = output i. Also in labels.txt and inside model.tflite's metadata. */
   labels: string[];
   quantized: boolean;
-  files: { model: string; edgetpu?: string; labels: string; head: string; history: string; curves: string[]; confusion?: string[]; compiled?: string };
+  /** Files of the folder; `head` for a head model, `cnn` (the tfjs model.json) for a CNN. */
+  files: { model: string; edgetpu?: string; labels: string; head?: string; cnn?: string; history: string; curves: string[]; confusion?: string[]; compiled?: string };
   /** `edgetune export --compile`: what Coral's Edge TPU Compiler made of model.tflite. */
   compiled?: { version: string; edgetpuOps: number; cpuOps: number };
   /** Every training option, defaults filled in. */
@@ -128,7 +141,7 @@ export interface ModelFolder {
   dir: string;
   metadata: ModelMetadata;
   /** Absolute paths of the files present. */
-  paths: { model: string; edgetpu?: string; labels: string; head: string };
+  paths: { model: string; edgetpu?: string; labels: string; head?: string; cnn?: string };
 }
 
 /**
@@ -171,7 +184,8 @@ export function readModelFolder(dir: string): ModelFolder {
   const paths = {
     model: file(metadata.files.model, 'model.tflite'),
     labels: file(metadata.files.labels, 'labels.txt'),
-    head: path.join(dir, metadata.files.head),
+    ...(metadata.files.head ? { head: path.join(dir, metadata.files.head) } : {}),
+    ...(metadata.files.cnn ? { cnn: path.join(dir, metadata.files.cnn) } : {}),
     ...(metadata.files.edgetpu && fs.existsSync(path.join(dir, metadata.files.edgetpu)) ? { edgetpu: path.join(dir, metadata.files.edgetpu) } : {}),
   };
   return { dir, metadata, paths };
@@ -180,7 +194,7 @@ export function readModelFolder(dir: string): ModelFolder {
 /** A format-1 metadata.json (EdgeTune 0.1) in the format-2 shape; fields it lacks are left empty. */
 function upgradeV1(raw: Record<string, unknown>): ModelMetadata {
   const m = raw as unknown as {
-    created: string; base: ModelMetadata['base']; labels: string[]; quantized: boolean; files: ModelMetadata['files'];
+    created: string; base: NonNullable<ModelMetadata['base']>; labels: string[]; quantized: boolean; files: ModelMetadata['files'];
     options: TrainOptions & { head: TrainOptions['head'] & { classWeights: 'none' | 'balanced' } };
     dataset: { root: string; train: number; val: number; skipped: { path: string; reason: string }[] };
     training: { backend: string; epochs: number; bestEpoch: number; stoppedEarly: boolean; seconds: ModelMetadata['training']['seconds'] };

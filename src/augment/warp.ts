@@ -39,15 +39,18 @@ function checkParams(p: AugmentParams): void {
 /**
  * Draw one concrete `Transform` from parameter ranges (see `AugmentParams`).
  * Always consumes exactly 7 values from `rng`, so the stream stays aligned whatever the params.
+ * @param size the side of a square image, or its height and width in pixels (shift ranges).
  * @throws Error for negative or out-of-range parameters (rotationDeg ≤ 180, zoom ≤ 0.9, others ≤ 1).
  */
-export function sampleTransform(params: AugmentParams, size: number, rng: Rng): Transform {
+export function sampleTransform(params: AugmentParams, size: number | { height: number; width: number }, rng: Rng): Transform {
   checkParams(params);
+  // Shifts are fractions of each side: width for x, height for y (the same for a square).
+  const [w, h] = typeof size === 'number' ? [size, size] : [size.width, size.height];
   const sym = (r: number, range: number) => (2 * r - 1) * range;
   const angleDeg = sym(rng(), params.rotationDeg);
   const scale = 1 + sym(rng(), params.zoom);
-  const shiftX = sym(rng(), params.shiftFrac) * size;
-  const shiftY = sym(rng(), params.shiftFrac) * size;
+  const shiftX = sym(rng(), params.shiftFrac) * w;
+  const shiftY = sym(rng(), params.shiftFrac) * h;
   const flip = rng() < 0.5 && params.hflip;
   const brightness = 1 + sym(rng(), params.brightness);
   const contrast = 1 + sym(rng(), params.contrast);
@@ -63,14 +66,93 @@ function snap(v: number): number {
 }
 
 /**
- * Apply one transform to a square image: a single inverse affine warp (flip, rotate about the
+ * Apply one transform to an image (height×width, 1 or 3 channels): a single inverse affine warp (flip, rotate about the
  * centre, zoom, shift) with bilinear sampling and 'nearest' edge fill (source coordinates clamped
  * to the border, like Keras ImageDataGenerator fill_mode='nearest'), then brightness, then
  * contrast, clamped to 0..255 and rounded once at the end.
  *
- * Pixel centres are at (x + 0.5, y + 0.5); the rotation centre is (size/2, size/2), so the
+ * Pixel centres are at (x + 0.5, y + 0.5); the rotation centre is (width/2, height/2), so the
  * identity transform samples exactly at source pixel centres and returns identical bytes.
  *
+ * Contrast works around each channel's own mean; a grey image has one channel.
+ *
+ * @param pixels Uint8Array [height·width·channels], HWC uint8 (the output of `preprocessTo`).
+ * @param shape height, width in pixels and channels (1 or 3).
+ * @returns a new Uint8Array of the same length.
+ * @throws Error when `pixels.length !== height·width·channels`.
+ */
+export function applyTransformTo(pixels: Uint8Array, shape: { height: number; width: number; channels: number }, t: Transform): Uint8Array {
+  const { height, width, channels: C } = shape;
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1 || (C !== 1 && C !== 3) || pixels.length !== height * width * C) {
+    throw new Error(`augment: expected ${height}x${width}x${C} = ${height * width * C} bytes, got ${pixels.length}`);
+  }
+  const n = height * width;
+  const out = new Float32Array(n * C);
+  const rad = (t.angleDeg * Math.PI) / 180;
+  // Inverse map: dst → src. Forward is src → flip → rotate(+angle, CCW on screen) → scale → shift,
+  // so the inverse undoes them in reverse order. With y pointing down, a CCW-on-screen rotation by
+  // θ maps (u, v) to (u cosθ + v sinθ, -u sinθ + v cosθ); its inverse uses -θ.
+  const c = snap(Math.cos(rad)) / t.scale;
+  const s = snap(Math.sin(rad)) / t.scale;
+  const halfX = width / 2;
+  const halfY = height / 2;
+  const maxX = width - 1;
+  const maxY = height - 1;
+  for (let y = 0; y < height; y++) {
+    const v = y + 0.5 - halfY - t.shiftY;
+    for (let x = 0; x < width; x++) {
+      const u = x + 0.5 - halfX - t.shiftX;
+      let su = u * c - v * s;
+      const sv = u * s + v * c;
+      if (t.flip) su = -su;
+      // Back to array coordinates (pixel centre at integer index), then clamp: 'nearest' fill.
+      let sx = su + halfX - 0.5;
+      let sy = sv + halfY - 0.5;
+      sx = sx < 0 ? 0 : sx > maxX ? maxX : sx;
+      sy = sy < 0 ? 0 : sy > maxY ? maxY : sy;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const x1 = x0 < maxX ? x0 + 1 : x0;
+      const y1 = y0 < maxY ? y0 + 1 : y0;
+      const w00 = (1 - fx) * (1 - fy);
+      const w10 = fx * (1 - fy);
+      const w01 = (1 - fx) * fy;
+      const w11 = fx * fy;
+      const i00 = (y0 * width + x0) * C;
+      const i10 = (y0 * width + x1) * C;
+      const i01 = (y1 * width + x0) * C;
+      const i11 = (y1 * width + x1) * C;
+      const o = (y * width + x) * C;
+      for (let ch = 0; ch < C; ch++) {
+        out[o + ch] = w00 * pixels[i00 + ch] + w10 * pixels[i10 + ch] + w01 * pixels[i01 + ch] + w11 * pixels[i11 + ch];
+      }
+    }
+  }
+  if (t.brightness !== 1) {
+    for (let i = 0; i < out.length; i++) out[i] *= t.brightness;
+  }
+  if (t.contrast !== 1) {
+    const mean = new Array<number>(C).fill(0);
+    for (let i = 0; i < out.length; i += C) {
+      for (let ch = 0; ch < C; ch++) mean[ch] += out[i + ch];
+    }
+    for (let ch = 0; ch < C; ch++) mean[ch] /= n;
+    for (let i = 0; i < out.length; i += C) {
+      for (let ch = 0; ch < C; ch++) out[i + ch] = (out[i + ch] - mean[ch]) * t.contrast + mean[ch];
+    }
+  }
+  const result = new Uint8Array(n * C);
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i];
+    result[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+  }
+  return result;
+}
+
+/**
+ * `applyTransformTo` for a square RGB image (the bases' input).
  * @param pixels Uint8Array [size*size*3], HWC RGB uint8 (the output of `preprocess`).
  * @param size side in pixels.
  * @returns a new Uint8Array [size*size*3].
@@ -80,67 +162,5 @@ export function applyTransform(pixels: Uint8Array, size: number, t: Transform): 
   if (!Number.isInteger(size) || size < 1 || pixels.length !== size * size * 3) {
     throw new Error(`augment: expected ${size}x${size}x3 = ${size * size * 3} bytes, got ${pixels.length}`);
   }
-  const n = size * size;
-  const out = new Float32Array(n * 3);
-  const rad = (t.angleDeg * Math.PI) / 180;
-  // Inverse map: dst → src. Forward is src → flip → rotate(+angle, CCW on screen) → scale → shift,
-  // so the inverse undoes them in reverse order. With y pointing down, a CCW-on-screen rotation by
-  // θ maps (u, v) to (u cosθ + v sinθ, -u sinθ + v cosθ); its inverse uses -θ.
-  const c = snap(Math.cos(rad)) / t.scale;
-  const s = snap(Math.sin(rad)) / t.scale;
-  const half = size / 2;
-  const max = size - 1;
-  for (let y = 0; y < size; y++) {
-    const v = y + 0.5 - half - t.shiftY;
-    for (let x = 0; x < size; x++) {
-      const u = x + 0.5 - half - t.shiftX;
-      let su = u * c - v * s;
-      const sv = u * s + v * c;
-      if (t.flip) su = -su;
-      // Back to array coordinates (pixel centre at integer index), then clamp: 'nearest' fill.
-      let sx = su + half - 0.5;
-      let sy = sv + half - 0.5;
-      sx = sx < 0 ? 0 : sx > max ? max : sx;
-      sy = sy < 0 ? 0 : sy > max ? max : sy;
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      const fx = sx - x0;
-      const fy = sy - y0;
-      const x1 = x0 < max ? x0 + 1 : x0;
-      const y1 = y0 < max ? y0 + 1 : y0;
-      const w00 = (1 - fx) * (1 - fy);
-      const w10 = fx * (1 - fy);
-      const w01 = (1 - fx) * fy;
-      const w11 = fx * fy;
-      const i00 = (y0 * size + x0) * 3;
-      const i10 = (y0 * size + x1) * 3;
-      const i01 = (y1 * size + x0) * 3;
-      const i11 = (y1 * size + x1) * 3;
-      const o = (y * size + x) * 3;
-      for (let ch = 0; ch < 3; ch++) {
-        out[o + ch] = w00 * pixels[i00 + ch] + w10 * pixels[i10 + ch] + w01 * pixels[i01 + ch] + w11 * pixels[i11 + ch];
-      }
-    }
-  }
-  if (t.brightness !== 1) {
-    for (let i = 0; i < out.length; i++) out[i] *= t.brightness;
-  }
-  if (t.contrast !== 1) {
-    const mean = [0, 0, 0];
-    for (let i = 0; i < out.length; i += 3) {
-      mean[0] += out[i];
-      mean[1] += out[i + 1];
-      mean[2] += out[i + 2];
-    }
-    for (let ch = 0; ch < 3; ch++) mean[ch] /= n;
-    for (let i = 0; i < out.length; i += 3) {
-      for (let ch = 0; ch < 3; ch++) out[i + ch] = (out[i + ch] - mean[ch]) * t.contrast + mean[ch];
-    }
-  }
-  const result = new Uint8Array(n * 3);
-  for (let i = 0; i < out.length; i++) {
-    const v = out[i];
-    result[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-  }
-  return result;
+  return applyTransformTo(pixels, { height: size, width: size, channels: 3 }, t);
 }

@@ -129,7 +129,7 @@ export function buildCli(): Command {
         lines.push(`estimated accuracy on ${m.estimate.n} photos never used for training or early stopping (${how}): ${pct(m.estimate.accuracy)}`);
         lines.push(formatReport(rep), formatConfusion(rep));
       }
-      lines.push(`exported model: top-1 agreement with the head ${pct(m.export.agreement)}, ${m.export.msPerImage.toFixed(1)} ms/photo`);
+      lines.push(`exported model: top-1 agreement with the trained ${res.metadata.arch === 'cnn' ? 'CNN' : 'head'} ${pct(m.export.agreement)}, ${m.export.msPerImage.toFixed(res.metadata.arch === 'cnn' ? 2 : 1)} ms/photo`);
       lines.push(`model: ${path.join(o.out, 'model.tflite')}${res.metadata.files.edgetpu ? ` (+ ${path.join(o.out, 'model_edgetpu.tflite')})` : ''}`);
       return lines.join('\n');
     });

@@ -4,7 +4,7 @@ import {
   type HeadWeights, type Model, type Pooling,
 } from '../tflite';
 import { openModel } from '../runtime';
-import { preprocess, type Fit } from '../image';
+import { preprocessTo, inputShapeOf, type Fit } from '../image';
 import { edgeTpuBlocker, type Verification } from '../artifact';
 import { fail } from '../errors';
 
@@ -79,8 +79,9 @@ export function exportEdgeTpu(baseName: string, edgetpuPath: string | undefined,
 }
 
 /**
- * Runs an exported `.tflite` on photos through the same preprocessing as training and compares its
- * top-1 with the trained head's predictions for the same photos.
+ * Runs an exported `.tflite` on photos through the same preprocessing as training (input height,
+ * width and channels read from the file's input tensor) and compares its top-1 with the trained
+ * network's (head or CNN) predictions for the same photos.
  * A photo counts as agreeing when the exported top-1 equals the head's, or when the head itself
  * scores the two classes within one step of the exported model's output quantization (1/256 for a
  * uint8 softmax): such near-ties cannot be told apart by a uint8 output, and an undertrained head
@@ -99,7 +100,8 @@ export async function verifyExport(
 ): Promise<Verification & { predictions: number[] }> {
   const s = openModel(modelBytes, { threads: opts.threads, device: 'cpu' });
   try {
-    const size = s.input.shape[1];
+    // Input size and channels from the file: a base + head (square RGB) or a CNN (H×W, grey or RGB).
+    const shape = inputShapeOf(s.input.shape);
     const classes = s.output.shape[s.output.shape.length - 1];
     // One output step: the uint8 softmax's scale (1/256), or a float rounding margin.
     const step = s.output.scale > 0 ? s.output.scale : 1e-6;
@@ -107,7 +109,7 @@ export async function verifyExport(
     const predictions: number[] = [];
     for (let i = 0; i < images.length; i++) {
       if (opts.signal?.aborted) throw fail('CANCELLED', 'export check cancelled');
-      const px = await preprocess(images[i], size, opts.fit ?? 'crop');
+      const px = (await preprocessTo(images[i], { ...shape, fit: opts.fit ?? 'crop' })).pixels;
       s.inputBuffer.set(px);
       const t0 = performance.now();
       const p = s.run();

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from './wasm-kernels';
 
 /** Which TensorFlow.js backend trains the head. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -14,7 +15,8 @@ let chosen: Promise<BackendName> | undefined;
  * installed, else the WASM backend, which measured about 3–15× faster than the pure-JS `cpu`
  * backend for these heads on a 2-core x86 machine. `@tensorflow/tfjs-node` is never required:
  * its install downloads a native binary, which fails offline and on Pi arm64.
- * Starting the WASM backend leaves the host process as it was: the process-wide error handlers
+ * Starting the WASM backend also registers the kernels it lacks for training convolutions
+ * (`registerWasmTrainingKernels`). Starting the WASM backend leaves the host process as it was: the process-wide error handlers
  * its Emscripten module installs are removed again (see `withoutProcessHandlersFrom`).
  *
  * @param choice 'auto' (default) or a backend name.
@@ -47,6 +49,8 @@ async function tryBackend(name: BackendName): Promise<boolean> {
     } else if (name === 'wasm') {
       return await withoutProcessHandlersFrom(packageDir('@tensorflow/tfjs-backend-wasm'), async () => {
         require('@tensorflow/tfjs-backend-wasm');
+        // Conv2D's kernel gradient is missing on 'wasm': bridged so CNNs train there (wasm-kernels.ts).
+        registerWasmTrainingKernels();
         return start(name);
       });
     }

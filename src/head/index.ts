@@ -1,4 +1,5 @@
 export { initBackend, type BackendName, type BackendChoice } from './backend';
+export { registerWasmTrainingKernels, WASM_BRIDGED_KERNELS } from './wasm-kernels';
 export {
   DEFAULT_HEAD, buildHead, trainHead, predictHead, argmaxRows, balancedWeights,
   type HeadSpec, type EmbeddingSet, type EpochRecord, type TrainedHead, type TrainHooks,

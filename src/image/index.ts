@@ -10,6 +10,6 @@ export { decodeBmp } from './bmp';
 export { decodeHeic } from './heic';
 export { truncationReason } from './truncation';
 export {
-  toInput, preprocess, preprocessImage, centreCropBox, parseFit, FITS, RESIZE_KERNEL, MIN_IMAGE_SIDE, isBelowMinSize, tooSmallReason,
+  toInput, toInputShape, preprocess, preprocessImage, preprocessTo, squareRgb, inputShapeOf, toGrey, centreCropBox, parseFit, FITS, RESIZE_KERNEL, MIN_IMAGE_SIDE, isBelowMinSize, tooSmallReason,
 } from './input';
-export type { CropBox, Fit, Preprocessed } from './input';
+export type { CropBox, Fit, Preprocessed, InputShape } from './input';

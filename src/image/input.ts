@@ -69,16 +69,71 @@ export interface CropBox {
 }
 
 /**
- * The centred square crop of a width×height image: side = min(width, height) pixels,
- * left = floor((width - side) / 2), top = floor((height - side) / 2) (odd leftovers go to the
- * right/bottom). Throws Error for non-positive or non-integer sizes.
+ * The centred crop of a width×height image to an aspect ratio (default 1: a square of the shorter
+ * side). For aspect = target width / target height: an image wider than that keeps its full height
+ * and the centred width round(height·aspect); a taller one keeps its full width and the centred
+ * height round(width / aspect); never below 1 px. left = floor((width − crop width) / 2), top
+ * likewise (odd leftovers go to the right/bottom).
+ * @param width, height image size in pixels (positive integers).
+ * @param aspect target width / height, > 0 (e.g. 20/32 for a 32×20 CNN input).
+ * @throws EdgeTuneError BAD_IMAGE for non-positive or non-integer sizes.
  */
-export function centreCropBox(width: number, height: number): CropBox {
+export function centreCropBox(width: number, height: number, aspect = 1): CropBox {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw fail('BAD_IMAGE', `cannot crop an image of size ${width}x${height}: width and height must be positive integers`);
   }
-  const side = Math.min(width, height);
-  return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side };
+  let w = width;
+  let h = height;
+  // Integer comparison first so aspect 1 gives exactly the square of the shorter side.
+  if (aspect === 1) {
+    w = h = Math.min(width, height);
+  } else if (width > height * aspect) {
+    w = Math.max(1, Math.min(width, Math.round(height * aspect)));
+  } else {
+    h = Math.max(1, Math.min(height, Math.round(width / aspect)));
+  }
+  return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h };
+}
+
+/**
+ * A network input's shape: height × width pixels, 3 channels (RGB) or 1 (grey, BT.601 luma).
+ * MobileNet bases take square RGB; EdgeTune's CNN (`--arch cnn`) takes any of these.
+ */
+export interface InputShape {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+}
+
+/**
+ * The image input of a model from its input tensor's shape [1, H, W, C] (NHWC, batch 1; C 1 or 3),
+ * so the input size and channels of any EdgeTune model (a base + head, or a CNN) come from the
+ * .tflite itself.
+ * @throws EdgeTuneError BAD_MODEL naming the shape when it is not an image input.
+ */
+export function inputShapeOf(tensorShape: readonly number[], file = 'the model'): InputShape {
+  const [b, h, w, c] = tensorShape;
+  if (tensorShape.length !== 4 || b !== 1 || !(h >= 1) || !(w >= 1) || (c !== 1 && c !== 3)) {
+    throw fail('BAD_MODEL', `${file} takes input [${tensorShape.join(', ')}], not an image [1, height, width, 1 or 3]: pass an image classifier`);
+  }
+  return { height: h, width: w, channels: c };
+}
+
+/** The square RGB input of a base: size×size×3. */
+export function squareRgb(size: number): InputShape {
+  return { height: size, width: size, channels: 3 };
+}
+
+/**
+ * RGB → grey: Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601 luma, as Pillow's convert('L') and
+ * the perceptual hash use), rounded to the nearest integer.
+ * @param rgb uint8 [n·3] HWC. @returns uint8 [n].
+ */
+export function toGrey(rgb: Uint8Array): Uint8Array {
+  const n = rgb.length / 3;
+  const out = new Uint8Array(n);
+  for (let i = 0, o = 0; i < n; i++, o += 3) out[i] = Math.round(0.299 * rgb[o] + 0.587 * rgb[o + 1] + 0.114 * rgb[o + 2]);
+  return out;
 }
 
 function checkSize(size: number): void {
@@ -87,20 +142,32 @@ function checkSize(size: number): void {
   }
 }
 
+function checkShape(s: InputShape): void {
+  checkSize(s.height);
+  checkSize(s.width);
+  if (s.channels !== 1 && s.channels !== 3) throw fail('BAD_OPTION', `input channels ${String(s.channels)} is invalid: expected 1 (grey) or 3 (RGB)`);
+}
+
+/** Grey when the shape asks for one channel; the RGB bytes as they are otherwise. */
+function toChannels(rgb: Uint8Array, channels: 1 | 3): Uint8Array {
+  return channels === 1 ? toGrey(rgb) : rgb;
+}
+
 function asUint8(buf: Buffer): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /**
- * Applies the fit's geometry to a sharp pipeline of a width×height image: the part shared by the
- * one-pass and the two-step path, so both give the same bytes.
+ * Applies the fit's geometry to a sharp pipeline of a width×height image, to outW×outH: the part
+ * shared by the one-pass and the two-step path, so both give the same bytes.
  */
-function fitTo(pipeline: Sharp, width: number, height: number, size: number, fit: Fit): Sharp {
-  if (fit === 'crop') return pipeline.extract(centreCropBox(width, height)).resize(size, size, { kernel: RESIZE_KERNEL });
+function fitTo(pipeline: Sharp, width: number, height: number, outW: number, outH: number, fit: Fit): Sharp {
+  // 'fill' after the crop: a crop rounded to whole pixels may miss the aspect ratio by a fraction of a pixel.
+  if (fit === 'crop') return pipeline.extract(centreCropBox(width, height, outW / outH)).resize(outW, outH, { kernel: RESIZE_KERNEL, fit: 'fill' });
   // A full-frame extract keeps sharp from shrink-on-load (which would change the resampling).
   const whole = pipeline.extract({ left: 0, top: 0, width, height });
-  if (fit === 'squash') return whole.resize(size, size, { kernel: RESIZE_KERNEL, fit: 'fill' });
-  return whole.resize(size, size, { kernel: RESIZE_KERNEL, fit: 'contain', background: PAD }).removeAlpha();
+  if (fit === 'squash') return whole.resize(outW, outH, { kernel: RESIZE_KERNEL, fit: 'fill' });
+  return whole.resize(outW, outH, { kernel: RESIZE_KERNEL, fit: 'contain', background: PAD }).removeAlpha();
 }
 
 /**
@@ -115,20 +182,31 @@ function fitTo(pipeline: Sharp, width: number, height: number, size: number, fit
  * @throws Error when `img.data.length !== width*height*3` or size is not an integer in 1..4096.
  */
 export async function toInput(img: RgbImage, size: number, fit: Fit = 'crop'): Promise<Uint8Array> {
-  checkSize(size);
+  return toInputShape(img, squareRgb(size), fit);
+}
+
+/**
+ * `toInput` for any input shape: fit (for 'crop' a centre crop to the shape's aspect ratio,
+ * `centreCropBox`) and resize to width×height with `RESIZE_KERNEL`, then grey (BT.601 luma,
+ * `toGrey`) when the shape has one channel.
+ * @returns Uint8Array [height·width·channels], HWC uint8 0..255.
+ * @throws EdgeTuneError BAD_IMAGE for inconsistent image data, BAD_OPTION for an invalid shape.
+ */
+export async function toInputShape(img: RgbImage, shape: InputShape, fit: Fit = 'crop'): Promise<Uint8Array> {
+  checkShape(shape);
   const { width, height, data } = img;
   if (data.length !== width * height * 3) {
     throw fail('BAD_IMAGE', `toInput: image data has ${data.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
   }
-  const out = await fitTo(sharp(data, { raw: { width, height, channels: 3 } }), width, height, size, fit)
+  const out = await fitTo(sharp(data, { raw: { width, height, channels: 3 } }), width, height, shape.width, shape.height, fit)
     .raw({ depth: 'uchar' })
     .toBuffer();
-  return asUint8(out);
+  return toChannels(asUint8(out), shape.channels);
 }
 
 /** A preprocessed image and what was learnt decoding it, so callers never decode twice. */
 export interface Preprocessed {
-  /** Uint8Array [size*size*3], HWC RGB uint8: the base's input. */
+  /** Uint8Array [height·width·channels], HWC uint8 (RGB, or grey for one channel): the network's input. */
   pixels: Uint8Array;
   /** Displayed (EXIF/irot-oriented) size of the decoded image before fitting, in pixels. */
   width: number;
@@ -157,6 +235,22 @@ export interface Preprocessed {
  */
 export async function preprocessImage(pathOrBytes: string | Uint8Array, size: number, fit: Fit = 'crop'): Promise<Preprocessed> {
   checkSize(size);
+  return preprocessTo(pathOrBytes, { ...squareRgb(size), fit });
+}
+
+/**
+ * `preprocessImage` for any input shape (EdgeTune's CNN: e.g. 32×20 grey): the same decode path,
+ * then the fit to width×height (for 'crop' a centre crop to the target aspect ratio) and, for one
+ * channel, BT.601 luma (`toGrey`) of the resized RGB.
+ * @param pathOrBytes a file path or the whole file's bytes.
+ * @param opts height, width (pixels, 1..4096), channels 1 | 3, fit (default 'crop').
+ * @returns pixels Uint8Array [height·width·channels] HWC uint8, and the oriented source size.
+ * @throws as `preprocessImage`; BAD_OPTION for an invalid shape.
+ */
+export async function preprocessTo(pathOrBytes: string | Uint8Array, opts: InputShape & { fit?: Fit }): Promise<Preprocessed> {
+  const shape: InputShape = { height: opts.height, width: opts.width, channels: opts.channels };
+  const fit = opts.fit ?? 'crop';
+  checkShape(shape);
   const { bytes, format, source } = await readImageBytes(pathOrBytes);
   if (format === 'jpeg' || format === 'png') {
     let meta: Metadata;
@@ -169,19 +263,19 @@ export async function preprocessImage(pathOrBytes: string | Uint8Array, size: nu
       const width = meta.autoOrient?.width ?? meta.width;
       const height = meta.autoOrient?.height ?? meta.height;
       try {
-        const out = await fitTo(sharpInput(bytes).autoOrient(), width, height, size, fit)
+        const out = await fitTo(sharpInput(bytes).autoOrient(), width, height, shape.width, shape.height, fit)
           .toColourspace('srgb')
           .raw({ depth: 'uchar' })
           .toBuffer({ resolveWithObject: true });
         if (out.info.channels !== 3) throw new Error(`decoder returned ${out.info.channels} channels`);
-        return { pixels: asUint8(out.data), width, height, format };
+        return { pixels: toChannels(asUint8(out.data), shape.channels), width, height, format };
       } catch (e) {
         throw decodeError(source, format, e);
       }
     }
   }
   const img = await decodeBytes(bytes, format, source);
-  return { pixels: await toInput(img, size, fit), width: img.width, height: img.height, format };
+  return { pixels: await toInputShape(img, shape, fit), width: img.width, height: img.height, format };
 }
 
 /**

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { defaultModelsDir, stockClassifier } from '../models';
 import { labelsOf } from '../tflite';
 import { openModel, readLabels, topK, edgeTpuReady, type Device, type DeviceChoice } from '../runtime';
-import { preprocessImage, tooSmallReason, type Fit, type Preprocessed } from '../image';
+import { preprocessTo, inputShapeOf, tooSmallReason, type Fit, type Preprocessed, type InputShape } from '../image';
 import { fail, ioError } from '../errors';
 import { readMetadata, type ModelMetadata } from '../artifact';
 import { silentReporter, type Reporter } from './report';
@@ -215,8 +215,13 @@ export interface Predictor {
   readonly device: Device;
   /** 'cpu', or the Edge TPU as `--device` names it ('usb:0', 'pci:0'). */
   readonly deviceName: string;
-  /** Input side of the model in pixels (photos are resized to inputSize × inputSize). */
+  /** Input height of the model in pixels (the side of a square base input). */
   readonly inputSize: number;
+  /**
+   * The model's input: height × width pixels and channels, read from its input tensor [1, H, W, C]
+   * (a base + head: square RGB; a CNN from `--arch cnn`: e.g. 32×20 grey).
+   */
+  readonly inputShape: InputShape;
   /**
    * Classifies one image (any supported format, decoded by content).
    * @param source a file path, or the whole file's bytes (e.g. a camera's JPEG frame; `file` is then '<N bytes>').
@@ -225,9 +230,9 @@ export interface Predictor {
    */
   predict(source: string | Uint8Array, top?: number): Promise<ImagePrediction>;
   /**
-   * Classifies one already preprocessed input (what `preprocessImage(source, inputSize, fit)`
+   * Classifies one already preprocessed input (what `preprocessTo(source, { ...inputShape, fit })`
    * returns), for callers that decode elsewhere, e.g. on another thread while this one infers.
-   * @param pixels Uint8Array [inputSize*inputSize*3], HWC RGB uint8.
+   * @param pixels Uint8Array [height·width·channels], HWC uint8 (RGB, or grey for one channel).
    * @param top classes to return (top-k), default 5.
    * @returns top-k (score = probability 0..1) and the interpreter time, ms.
    * @throws EdgeTuneError BAD_IMAGE when `pixels` has the wrong length.
@@ -238,7 +243,8 @@ export interface Predictor {
 }
 
 /**
- * Opens a classifier for prediction. Images go through the same `preprocess` as training.
+ * Opens a classifier for prediction. Images go through the same preprocessing as training, to the
+ * model's own input height, width and channels (its input tensor) with the fit it was trained with.
  * Warnings of `resolveModel` (e.g. labels taken from metadata.json) go to `opts.reporter.warn`.
  * @throws EdgeTuneError when the model or its labels cannot be found (see `resolveModel`), or the
  *   labels do not match its output size (BAD_MODEL); Error when it cannot be opened (e.g. an
@@ -264,10 +270,16 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
     throw fail('BAD_MODEL', `labels in ${files.labelsFile} list ${labels.length} classes but ${files.modelPath} outputs ${classes}: fix the labels (one per output, in output order)`);
   }
   files.warnings.forEach((w) => (opts.reporter ?? silentReporter).warn(w));
-  const size = session.input.shape[1];
+  let shape: InputShape;
+  try {
+    shape = inputShapeOf(session.input.shape, files.modelPath);
+  } catch (e) {
+    session.close();
+    throw e;
+  }
   const classify = (pixels: Uint8Array, top = 5) => {
     if (pixels.length !== session.inputBuffer.length) {
-      throw fail('BAD_IMAGE', `input has ${pixels.length} bytes; ${files.modelPath} takes ${size}×${size}×3 = ${session.inputBuffer.length}`);
+      throw fail('BAD_IMAGE', `input has ${pixels.length} bytes; ${files.modelPath} takes ${shape.height}×${shape.width}×${shape.channels} = ${session.inputBuffer.length}`);
     }
     session.inputBuffer.set(pixels);
     const t0 = performance.now();
@@ -282,12 +294,13 @@ export function openPredictor(opts: PredictorOptions = {}): Predictor {
     fit,
     device: session.device,
     deviceName: session.deviceName,
-    inputSize: size,
+    inputSize: shape.height,
+    inputShape: shape,
     async predict(source: string | Uint8Array, top = 5): Promise<ImagePrediction> {
       const file = typeof source === 'string' ? source : `<${source.byteLength} bytes>`;
       let img: Preprocessed;
       try {
-        img = await preprocessImage(source, size, fit);
+        img = await preprocessTo(source, { ...shape, fit });
       } catch (e) {
         return { file, predictions: [], ms: 0, error: (e as Error).message };
       }

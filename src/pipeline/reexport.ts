@@ -13,8 +13,9 @@ import {
 } from '../artifact';
 import { fail } from '../errors';
 import type { Sample } from '../dataset';
-import { setMetrics } from './train';
+import { setMetrics } from './split-rules';
 import { silentReporter, type Reporter } from './report';
+import { reexportCnn } from './reexport-cnn';
 
 /** Options of `reexport`. */
 export interface ReexportOptions {
@@ -53,6 +54,7 @@ export interface ReexportResult {
  * the base's Edge TPU-compiled extractor when eligible. When the training photos are still in place,
  * the export is verified on the same validation and test photos as at training time (recorded in
  * metadata.json) and the accuracy estimate is measured again on the new file.
+ * A CNN folder (`arch: 'cnn'`) is converted again from its cnn/model.json (`reexportCnn`).
  * The folder written is always consistent: a float export never leaves a quantized
  * model_edgetpu.tflite beside it. All requests are checked before any work; the folder is then
  * replaced as a whole (complete or unchanged), or a new one is written with `out`.
@@ -68,24 +70,28 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
   const target = opts.out ?? dir;
   if (opts.out !== undefined) checkModelFolder(opts.out);
   const float = !!opts.float;
-  const resolved = resolveBase(meta.base.name, modelsDir);
-  const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), meta.base.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, meta.base.pooling, float);
+  // A CNN has no base: it is converted again from cnn/model.json (reexport-cnn.ts).
+  if (meta.arch === 'cnn') return reexportCnn(dir, meta, target, opts, r);
+  if (!meta.base) throw fail('BAD_MODEL', `${dir}/metadata.json names no base: retrain the model with 'edgetune train'`);
+  const baseMeta = meta.base;
+  const resolved = resolveBase(baseMeta.name, modelsDir);
+  const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), baseMeta.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, baseMeta.pooling, float);
   if (opts.compile) {
     if (float) throw fail('BAD_OPTION', '--compile needs the full-integer model: drop --float (the Edge TPU Compiler refuses float operations)');
     requireCompiler(opts.searchPath);
   }
   await initBackend('auto');
   const { model, meta: headMeta } = await loadHead(path.join(dir, 'head'));
-  const base = openBase(meta.base.name, modelsDir, opts.threads, meta.base.pooling);
+  const base = openBase(baseMeta.name, modelsDir, opts.threads, baseMeta.pooling);
   try {
-    if (base.spec.sha256 !== meta.base.sha256) {
-      throw fail('BAD_MODEL', `base ${meta.base.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${meta.base.sha256}): retrain the model`);
+    if (base.spec.sha256 !== baseMeta.sha256) {
+      throw fail('BAD_MODEL', `base ${baseMeta.name} changed since training (SHA-256 ${base.spec.sha256} ≠ ${baseMeta.sha256}): retrain the model`);
     }
     const labels = meta.labels;
-    const describe = { labels, name: path.basename(meta.dataset.root), baseName: meta.base.name };
+    const describe = { labels, name: path.basename(meta.dataset.root), baseName: baseMeta.name };
     const weights = headWeightsWithRanges(model, headMeta.outputRanges);
     const replaced: Record<string, FileContents> = { 'model.tflite': exportTflite(base.model, weights, { float, ...describe }) };
-    if (tpu.write) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, meta.base.pooling, describe);
+    if (tpu.write) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, baseMeta.pooling, describe);
     else if (tpu.note) r.info(tpu.note);
 
     // Verify on the recorded validation + test photos that still exist.

@@ -57,6 +57,11 @@ export async function sweep(
       return { values: { ...c.values, [spec.flag]: v }, options: resolveTrainOptions(preservePresetDefaults(input, c.options, start, spec)) };
     }));
   }
+  // A sweep cross-validates heads on cached embeddings; a CNN from scratch would train k networks
+  // per combination (minutes each): refused rather than silently sweeping heads instead.
+  if (combos.some((c) => c.options.arch === 'cnn')) {
+    throw fail('BAD_OPTION', "sweep ranks heads on cached embeddings and does not train CNNs: drop --arch cnn (train CNN variants with 'edgetune train --arch cnn' and compare their validation accuracy)");
+  }
   await initBackend(run.backend);
   // Group by how photos are embedded, so each group embeds (or reads from the cache) once.
   const embedKey = (o: TrainOptions) => JSON.stringify([o.base, o.preset, o.fit, o.pooling, o.augViews, o.seed, o.valSplit, o.testSplit]);

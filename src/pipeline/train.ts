@@ -18,11 +18,13 @@ import {
   MODEL_FORMAT, checkModelFolder, isInside, writeModelFolder, checkVerification, edgeTpuPlan,
   type ModelMetadata, type SetMetrics, type FileContents,
 } from '../artifact';
-import { classificationReport, historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
+import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
 import type { DeviceChoice } from '../runtime';
 import { resolveTrainOptions, IMBALANCE_RATIO, type TrainOptions, type TrainOptionsInput } from '../options';
 import { fail } from '../errors';
 import { silentReporter, phaseProgress, type Reporter } from './report';
+import { trainCnnModel } from './train-cnn';
+import { MIN_PER_CLASS, setMetrics } from './split-rules';
 
 /** How a run is carried out: machine and process settings that do not change the trained model. */
 export interface RunOptions {
@@ -77,8 +79,7 @@ export interface Prepared {
   seconds: number;
 }
 
-/** Photos every class keeps in validation and in test (when it is big enough for both). */
-export const MIN_PER_CLASS = 3;
+export { MIN_PER_CLASS, setMetrics } from './split-rules';
 
 /**
  * The main job: dataset folder → embeddings from the base without its top (cached) → duplicate-aware
@@ -99,6 +100,8 @@ export async function train(datasetDir: string, out: string, input: TrainOptions
   if (isInside(out, datasetDir)) {
     throw fail('BAD_OPTION', `output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
   }
+  // The CNN trained from scratch has its own pipeline (no base, no embeddings): train-cnn.ts.
+  if (o.arch === 'cnn') return trainCnnModel(datasetDir, out, o, run);
   const backend = await initBackend(run.backend); // a missing backend fails here, not after embedding
   const spec = resolveBase(o.base, run.modelsDir);
   const tpu = edgeTpuPlan(o.edgetpu, o.base, spec.spec.edgetpuGraftable, spec.edgetpuPath !== undefined, o.pooling, o.float);
@@ -519,12 +522,6 @@ function minClassCount(samples: Sample[], classes: number): number {
   const c = new Array<number>(classes).fill(0);
   for (const s of samples) c[s.labelIndex]++;
   return Math.min(...c.filter((n) => n > 0));
-}
-
-/** Accuracy, per-class metrics and confusion of predictions (class indices) against the truth. */
-export function setMetrics(truth: number[], predicted: number[], labels: string[]): SetMetrics {
-  const { labels: _l, ...rep } = classificationReport(truth, predicted, labels);
-  return { n: truth.length, ...rep };
 }
 
 function pct(x: number): string {

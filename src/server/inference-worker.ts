@@ -43,7 +43,7 @@ process.on('message', (m: ToInferenceWorker) => {
       predictor = openPredictor({ model: d.model, modelsDir: d.modelsDir, threads: d.threads, device: d.device });
       send({
         type: 'opened', labels: predictor.labels, device: predictor.device, deviceName: predictor.deviceName, fit: predictor.fit,
-        inputSize: predictor.inputSize, modelPath: predictor.files.modelPath, warnings: predictor.files.warnings,
+        inputSize: predictor.inputSize, inputShape: predictor.inputShape, modelPath: predictor.files.modelPath, warnings: predictor.files.warnings,
       });
     } catch (e) {
       send({ type: 'error', error: (e as Error).message, code: errorCode(e) ?? 'BAD_MODEL' });

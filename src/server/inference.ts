@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fail, type ErrorCode } from '../errors';
 import type { Device, DeviceChoice } from '../runtime';
-import { preprocessImage, tooSmallReason, type Fit } from '../image';
+import { preprocessTo, tooSmallReason, type Fit, type InputShape } from '../image';
 import type { InferenceWorkerData, ToInferenceWorker } from './inference-worker';
 
 /** Sends to a child; a send to one that is just exiting fails quietly (its exit is handled). */
@@ -26,8 +26,10 @@ export interface LoadedModel {
   /** 'cpu', or the Edge TPU as `--device` names it ('usb:0'). */
   deviceName: string;
   fit: Fit;
-  /** Input side, pixels. */
+  /** Input height, pixels (the side of a square base input). */
   inputSize: number;
+  /** The model's input: height × width pixels and channels (a CNN's may be non-square and grey). */
+  inputShape: InputShape;
   modelPath: string;
   warnings: string[];
 }
@@ -81,7 +83,7 @@ interface Slot {
 }
 
 type WorkerMessage =
-  | { type: 'opened'; labels: string[]; device: Device; deviceName: string; fit: Fit; inputSize: number; modelPath: string; warnings: string[] }
+  | { type: 'opened'; labels: string[]; device: Device; deviceName: string; fit: Fit; inputSize: number; inputShape: InputShape; modelPath: string; warnings: string[] }
   | { type: 'result'; id: number; predictions: { label: string; score: number }[]; ms: number; warning?: string }
   | { type: 'error'; id?: number; error: string; code: ErrorCode };
 
@@ -120,7 +122,7 @@ export function startInference(opts: InferenceOptions): Inference {
     let s: Slot | null = null;
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'opened') {
-        s = { worker, model: { id, labels: m.labels, device: m.device, deviceName: m.deviceName, fit: m.fit, inputSize: m.inputSize, modelPath: m.modelPath, warnings: m.warnings }, waiting: new Map(), retiring: false };
+        s = { worker, model: { id, labels: m.labels, device: m.device, deviceName: m.deviceName, fit: m.fit, inputSize: m.inputSize, inputShape: m.inputShape, modelPath: m.modelPath, warnings: m.warnings }, waiting: new Map(), retiring: false };
         all.add(s);
         resolve(s);
         return;
@@ -178,7 +180,7 @@ export function startInference(opts: InferenceOptions): Inference {
         if (!s) throw fail('UNAVAILABLE', 'no model is loaded yet: install the bases with `edgetune models fetch`, or wait for the model to open');
         // Decode and resize here (sharp works on libuv's pool, not on this thread), so the worker
         // only infers and the next frame's decode overlaps the current inference.
-        const img = await preprocessImage(bytes, s.model.inputSize, s.model.fit);
+        const img = await preprocessTo(bytes, { ...s.model.inputShape, fit: s.model.fit });
         // A model swap during the decode: decode again for the new model's input.
         if (slot !== s && attempt === 0) continue;
         const target = slot ?? s;

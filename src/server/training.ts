@@ -112,7 +112,9 @@ export function createTrainer(opts: TrainerOptions): Trainer {
         throw fail('BAD_DATASET', `class${small.length > 1 ? 'es' : ''} ${small.map((c) => `'${showLabel(c.label)}' (${c.count} photo${c.count === 1 ? '' : 's'})`).join(', ')} need${small.length > 1 ? '' : 's'} at least ${MIN_PHOTOS} photos: capture or upload more (10 or more train better), or delete the class`);
       }
       scanDataset(opts.paths.dataset);
-      resolveBase(resolveTrainOptions(options).base, opts.modelsDir);
+      const resolved = resolveTrainOptions(options);
+      // A CNN trained from scratch uses no base.
+      if (resolved.arch !== 'cnn') resolveBase(resolved.base, opts.modelsDir);
       const id = `t${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
       const modelId = nextVersionId(opts.paths);
       const j: TrainJob = { id, state: 'running', modelId, startedAt: new Date().toISOString() };

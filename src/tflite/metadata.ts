@@ -653,8 +653,9 @@ export function imageClassifierMetadata(model: Model, info: ClassifierInfo): { m
   const input = sg.tensors[sg.inputs[0]];
   const output = sg.tensors[sg.outputs[0]];
   const [batch, height, width, channels] = input.shape;
-  if (input.shape.length !== 4 || batch !== 1 || channels !== 3 || (input.type !== TensorType.UINT8 && input.type !== TensorType.FLOAT32)) {
-    throw fail('BAD_MODEL', `input tensor '${input.name}' is ${TensorType[input.type]} [${input.shape.join(', ')}]: an image classifier input is uint8 or float32 [1, H, W, 3]`);
+  // One channel: a grey image (EdgeTune's CNN with --channels grey), ColorSpaceType GRAYSCALE.
+  if (input.shape.length !== 4 || batch !== 1 || (channels !== 3 && channels !== 1) || (input.type !== TensorType.UINT8 && input.type !== TensorType.FLOAT32)) {
+    throw fail('BAD_MODEL', `input tensor '${input.name}' is ${TensorType[input.type]} [${input.shape.join(', ')}]: an image classifier input is uint8 or float32 [1, H, W, 3] (or [1, H, W, 1] grey)`);
   }
   const classes = output.shape[output.shape.length - 1];
   if (output.shape.length !== 2 || output.shape[0] !== 1) {
@@ -696,8 +697,8 @@ export function imageClassifierMetadata(model: Model, info: ClassifierInfo): { m
       associatedFiles: [],
       inputs: [{
         name: 'image',
-        description: `RGB photo resized to ${width}×${height} pixels; ${input.type === TensorType.UINT8 ? 'one byte (0..255) per channel' : 'float32 per channel, normalized'}.`,
-        content: { kind: 'image', colorSpace: ColorSpaceType.RGB, defaultSize: null },
+        description: `${channels === 1 ? 'Grey (BT.601 luma)' : 'RGB'} photo resized to ${width}×${height} pixels; ${input.type === TensorType.UINT8 ? 'one byte (0..255) per channel' : 'float32 per channel, normalized'}.`,
+        content: { kind: 'image', colorSpace: channels === 1 ? ColorSpaceType.GRAYSCALE : ColorSpaceType.RGB, defaultSize: null },
         processUnits: [{ kind: 'normalization', mean: [...norm.mean], std: [...norm.std] }],
         stats: inStats,
         associatedFiles: [],

@@ -151,9 +151,9 @@ describe('pipeline on real data', function () {
     const r = await train(shared('datasets', 'digits-photo'), out, { modelsDir: MODELS_DIR, preset: 'digits' });
     assert.deepEqual(r.metadata.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     // The digits preset embeds a 2×2 grid of the feature map, which Coral's compiled extractor cannot give.
-    assert.equal(r.metadata.base.pooling, 'grid');
+    assert.equal(r.metadata.base!.pooling, 'grid');
     assert.equal(r.metadata.fit, 'crop');
-    assert.equal(r.metadata.base.embeddingDim, 4096);
+    assert.equal(r.metadata.base!.embeddingDim, 4096);
     assert.equal(fs.existsSync(path.join(out, 'model_edgetpu.tflite')), false);
     assert.ok(r.metadata.metrics.estimate!.accuracy >= 0.8, `test accuracy ${r.metadata.metrics.estimate!.accuracy}`);
     assert.ok(r.metadata.metrics.export.agreement >= 0.98);
