@@ -63,9 +63,16 @@ export async function benchArch(tmp: string, shared: string, modelsDir: string, 
   const rows: ArchRow[] = [];
   for (const [dataset, preset] of ARCH_DATASETS.filter(([d]) => only.length === 0 || only.includes(d))) {
     for (const [config, cfg] of ARCH_CONFIGS) {
-      const out = path.join(tmp, `arch-${rows.length}`);
+      const out = path.join(tmp, `arch-${dataset}-${config.replace(/\W+/g, '-')}`);
       const t0 = performance.now();
-      const r = await train(path.join(shared, 'datasets', dataset), out, { ...preset, ...cfg, modelsDir });
+      let r;
+      try {
+        r = await train(path.join(shared, 'datasets', dataset), out, { ...preset, ...cfg, modelsDir });
+      } catch (e) {
+        // A configuration that cannot ship (e.g. its export check failed) is a result, not the end of the table.
+        console.log(`| ${dataset} | ${config} | ${(e as Error).message} |`);
+        continue;
+      }
       const seconds = (performance.now() - t0) / 1000;
       const file = path.join(out, 'model.tflite');
       const e = r.metadata.metrics.estimate;

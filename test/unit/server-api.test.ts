@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { OPTION_SPECS } from '../../src/options';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -176,7 +177,8 @@ describe('serve API (no bases installed)', function () {
     const o = (await (await api('/api/options')).json() as any).options;
     const epochs = o.find((x: { flag: string }) => x.flag === 'epochs');
     assert.equal(epochs.default, '150');
-    assert.deepEqual(o.map((x: { flag: string }) => x.flag).slice(0, 3), ['base', 'preset', 'fit']);
+    assert.deepEqual(o.map((x: { flag: string }) => x.flag), OPTION_SPECS.map((s) => s.flag));
+    assert.equal(o.find((x: { flag: string }) => x.flag === 'input').default, '32x20 for --preset digits, else 64x64');
   });
 
   it('knows no versions but the stock one, and refuses unknown ones and their files', async () => {
