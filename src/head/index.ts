@@ -6,3 +6,4 @@ export {
 export { trainHeads, mergeHeads, type Fold, type EnsembleHooks } from './ensemble';
 export { headWeights, headWeightsWithRanges, headForward, headLogits, headModel } from './weights';
 export { serializeHead, loadHead, type HeadMeta } from './io';
+export { registerWasmDepthwiseGrad, depthwiseFilterGrad, depthwiseInputGrad } from './wasm-depthwise-grad';
