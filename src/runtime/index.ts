@@ -109,20 +109,20 @@ export interface OpenOptions {
 }
 
 /** Subset of tfjs-tflite-node's TensorInfo used here. */
-interface NativeTensorInfo {
+export interface NativeTensorInfo {
   name: string;
   shape: string;
   dataType: string;
   data(): Uint8Array | Int8Array | Int32Array | Float32Array;
 }
 
-interface NativeRunner {
+export interface NativeRunner {
   getInputs(): NativeTensorInfo[];
   getOutputs(): NativeTensorInfo[];
   infer(): boolean;
 }
 
-type RunnerCtor = new (model: ArrayBuffer, options: {
+export type RunnerCtor = new (model: ArrayBuffer, options: {
   threads: number; delegate?: { path: string; options: Array<[string, string]> };
 }) => NativeRunner;
 
@@ -447,9 +447,11 @@ export function readLabels(file: string, opts: { strict?: boolean } = {}): strin
  * tfjs-tflite-node's native interpreter class (its `TFLiteNodeModelRunner`), loaded straight from
  * the binding: the package's index.js also loads its own copy of @tensorflow/tfjs-core 4.9, a second
  * TensorFlow.js beside the one that trains heads ("Platform node has already been set"), which we
- * do not need to run a .tflite.
+ * do not need to run a .tflite. Exported for int8-I/O models, which Session does not open
+ * (src/convert/verify.ts).
+ * @throws EdgeTuneError naming the fix when the addon does not load (tfliteAddonError).
  */
-function nativeInterpreter(): RunnerCtor {
+export function nativeInterpreter(): RunnerCtor {
   const root = path.dirname(require.resolve('tfjs-tflite-node/package.json'));
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
