@@ -68,8 +68,13 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
   const target = opts.out ?? dir;
   if (opts.out !== undefined) checkModelFolder(opts.out);
   const float = !!opts.float;
+  // A fine-tuned model's blocks exist only in its model.tflite (the base file holds the original
+  // ones): it can be compiled as it is, not re-grafted.
+  const ft = meta.fineTune;
+  if (ft && float) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: its fine-tuned blocks exist only in model.tflite, so it cannot be re-exported as float; retrain with --fine-tune ${ft.blocks} --float`);
+  if (ft && opts.edgetpu === true) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: Coral's compiled extractor holds the original blocks, so there is no model_edgetpu.tflite; use edgetune export --compile instead`);
   const resolved = resolveBase(meta.base.name, modelsDir);
-  const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), meta.base.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, meta.base.pooling, float);
+  const tpu = ft ? { write: false } : edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), meta.base.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, meta.base.pooling, float);
   if (opts.compile) {
     if (float) throw fail('BAD_OPTION', '--compile needs the full-integer model: drop --float (the Edge TPU Compiler refuses float operations)');
     requireCompiler(opts.searchPath);
@@ -84,7 +89,7 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     const labels = meta.labels;
     const describe = { labels, name: path.basename(meta.dataset.root), baseName: meta.base.name };
     const weights = headWeightsWithRanges(model, headMeta.outputRanges);
-    const replaced: Record<string, FileContents> = { 'model.tflite': exportTflite(base.model, weights, { float, ...describe }) };
+    const replaced: Record<string, FileContents> = { 'model.tflite': ft ? fs.readFileSync(path.join(dir, meta.files.model)) : exportTflite(base.model, weights, { float, ...describe }) };
     if (tpu.write) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, meta.base.pooling, describe);
     else if (tpu.note) r.info(tpu.note);
 
@@ -92,7 +97,9 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     const rel = [...meta.dataset.split.val, ...meta.dataset.split.test];
     const present = rel.map((f) => path.join(meta.dataset.root, f)).filter((f) => fs.existsSync(f));
     let verification: Verification | undefined;
-    if (present.length > 0) {
+    if (ft) {
+      r.info(`model.tflite holds the fine-tuned blocks and is kept as trained: its export check from training stands`);
+    } else if (present.length > 0) {
       const samples: Sample[] = present.map((p) => {
         const label = path.relative(meta.dataset.root, p).split(path.sep)[0];
         return { path: p, label, labelIndex: labels.indexOf(label) };
