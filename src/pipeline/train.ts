@@ -164,6 +164,7 @@ async function trainPrepared(
 
   let estimate: ModelMetadata['metrics']['estimate'];
   if (p.estimate === 'k-fold') estimate = await kFoldEstimate(p, o, spec, r, run.signal);
+  if (ft && p.estimate === 'k-fold') r.warn('the k-fold estimate scores heads on the frozen base: fine-tuning itself is not cross-validated (add photos for a test split)');
 
   // Export, then check it on validation + test photos: agreement with the head (the gate) and, on
   // the test photos, the estimate of what the shipped file does on photos it never saw.
