@@ -72,7 +72,7 @@ export async function fineTuneStage(
   const size = g.shape[0] * g.shape[1] * g.shape[2];
   const { train: trainIdx, val: valIdx } = p.split;
   const nViews = p.all.kept.length + trainIdx.length * o.augViews;
-  r.info(`fine-tuning blocks ${tb.first}–13 (${tb.layers.map((l) => l.name).join(', ')}): activations at ${tb.cut.name.split(';')[0]} [${g.shape.join('×')}] uint8, ${nViews} views, ${(nViews * size / 1e6).toFixed(0)} MB in memory`);
+  r.info(`fine-tuning ${tb.blocks === 1 ? 'block 13' : `blocks ${tb.first}–13`} (${tb.layers.map((l) => l.name).join(', ')}): activations at ${tb.cut.name.split(';')[0]} [${g.shape.join('×')}] uint8, ${nViews} views, ${(nViews * size / 1e6).toFixed(0)} MB in memory`);
 
   const t0 = performance.now();
   const session = openCutBase(p.base, tb.cut, run.threads);
