@@ -84,6 +84,12 @@ describe('train --fine-tune (small base, a few gesture photos)', () => {
     assert.ok(fs.readFileSync(path.join(out, 'model.tflite')).equals(before));
   });
 
+  it('is reproducible: the same data, options and seed give a byte-identical model.tflite (activations from the cache)', async () => {
+    const again = await train(ds, path.join(tmpDir(), 'again'), { ...SMALL, fineTune: 1, cacheDir: cache });
+    assert.ok(fs.readFileSync(path.join(again.dir, 'model.tflite')).equals(fs.readFileSync(path.join(dir, 'model.tflite'))));
+    assert.deepEqual(again.history, result.history);
+  });
+
   it('refuses a MobileNet v2 base and --edgetpu before any work', async () => {
     await assert.rejects(train(ds, path.join(tmpDir(), 'v2'), { ...SMALL, base: 'mobilenet_v2_1.0_224', fineTune: 1 }), (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION' && /MobileNet v1/.test(e.message));
     await assert.rejects(train(ds, path.join(tmpDir(), 'tpu'), { ...SMALL, fineTune: 1, edgetpu: true }), (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION' && /--edgetpu/.test(e.message));
