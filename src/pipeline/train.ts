@@ -150,6 +150,9 @@ async function trainPrepared(
   const { heads } = fitted;
   const trained = heads[0];
   const tHead = (performance.now() - t1) / 1000;
+  r.info(o.heads > 1
+    ? `heads stopped at epochs ${heads.map((h) => h.bestEpoch).join(', ')}: out-of-fold val_accuracy ${pct(fitted.val.accuracy)} (each fold chose its head's epoch: optimistic)`
+    : `best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${fitted.val.loss.toFixed(4)}, val_accuracy ${pct(fitted.val.accuracy)} (chosen on these photos: optimistic)`);
   const ft: FineTuned | undefined = o.fineTune > 0
     ? await fineTuneStage(p, o, fitted.weights, spec, trained.history.length, { reporter: r, signal: run.signal, threads: run.threads })
     : undefined;
@@ -158,9 +161,6 @@ async function trainPrepared(
   const headTf = ft?.headModel ?? fitted.model;
   const weights = ft?.weights ?? fitted.weights;
   const val = ft ? { accuracy: ft.record.after.val_accuracy, loss: ft.record.after.val_loss } : fitted.val;
-  r.info(o.heads > 1
-    ? `heads stopped at epochs ${heads.map((h) => h.bestEpoch).join(', ')}: out-of-fold val_accuracy ${pct(val.accuracy)} (each fold chose its head's epoch: optimistic)`
-    : `best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${val.loss.toFixed(4)}, val_accuracy ${pct(val.accuracy)} (chosen on these photos: optimistic)`);
 
   let estimate: ModelMetadata['metrics']['estimate'];
   if (p.estimate === 'k-fold') estimate = await kFoldEstimate(p, o, spec, r, run.signal);
