@@ -89,10 +89,13 @@ export const MIN_PER_CLASS = 3;
  *
  * Writes `out/` atomically (see src/artifact for the layout). Options not given take the defaults of
  * `src/options` (nested subsets allowed: `{ head: { epochs: 5 } }`).
+ * With `fineTune` N > 0 one head is trained (not the ensemble), then MobileNet v1's last N blocks
+ * with it (`fineTuneStage`, src/pipeline/finetune.ts), and model.tflite holds the fine-tuned blocks.
  *
  * @throws EdgeTuneError: BAD_OPTION, BAD_DATASET (fewer than 2 classes, a class without readable
  *   photos), BASE_MISSING, CONFLICT (--out), EDGETPU_UNAVAILABLE (--edgetpu impossible),
- *   EXPORT_CHECK_FAILED (agreement below 98%), CANCELLED.
+ *   EXPORT_CHECK_FAILED (agreement below 98%), CANCELLED; with --fine-tune also BAD_OPTION (not a
+ *   MobileNet v1 base, grid pooling, --edgetpu) and UNSUPPORTED (the graph is not MobileNet v1's).
  */
 export async function train(datasetDir: string, out: string, input: TrainOptionsInput & RunOptions = {}): Promise<TrainResult> {
   const { o: given, run } = splitInput(input);
