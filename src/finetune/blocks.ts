@@ -45,6 +45,11 @@ export interface TopBlocks {
   embedding: QuantTensorRef;
   /** Per block: depthwise then pointwise (1×1 conv2d), dequantized, RELU6 fused. */
   layers: (DepthwiseConv2DLayer | Conv2DLayer)[];
+  /**
+   * The base's weight quantization of each layer (per tensor: one scale and zero point; per axis:
+   * one per channel): the grid `regridFragment` puts the fine-tuned weights back on.
+   */
+  weightQuant: { scale: number[]; zeroPoint: number[] }[];
   /** Indices of the ops of these blocks and of the average pool, in execution order. */
   opIndices: number[];
 }
@@ -81,6 +86,7 @@ export function readTopBlocks(model: Model, n: number): TopBlocks {
   };
   const opIndices: number[] = [];
   const layers: (DepthwiseConv2DLayer | Conv2DLayer)[] = [];
+  const weightQuant: { scale: number[]; zeroPoint: number[] }[] = [];
   let prevOut = -1;
   for (let k = first; k <= MOBILENET_V1_BLOCKS; k++) {
     for (const kind of ['depthwise', 'pointwise'] as const) {
@@ -88,6 +94,8 @@ export function readTopBlocks(model: Model, n: number): TopBlocks {
       const op = sg.operators[i];
       if (prevOut >= 0 && op.inputs[0] !== prevOut) throw unsupported(`Conv2d_${k}_${kind} does not read the previous block's output`);
       layers.push(kind === 'depthwise' ? depthwiseLayer(model, op, `Conv2d_${k}_depthwise`) : pointwiseLayer(model, op, `Conv2d_${k}_pointwise`));
+      const wq = sg.tensors[op.inputs[1]].quantization;
+      weightQuant.push({ scale: [...(wq?.scale ?? [])], zeroPoint: [...(wq?.zeroPoint ?? [])] });
       opIndices.push(i);
       prevOut = op.outputs[0];
     }
@@ -104,7 +112,7 @@ export function readTopBlocks(model: Model, n: number): TopBlocks {
   return {
     blocks: n, first,
     cut: quantRef(model, cutIndex), top: quantRef(model, prevOut), embedding: quantRef(model, emb.tensorIndex),
-    layers, opIndices,
+    layers, weightQuant, opIndices,
   };
 }
 

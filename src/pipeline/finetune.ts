@@ -13,6 +13,7 @@ import { layersToFragment, type Layer } from '../convert';
 import { readTopBlocks, type TopBlocks } from '../finetune/blocks';
 import { cutActivations, openCutBase, type CutActivations } from '../finetune/activations';
 import { buildNet, disposeNet, netHead, netLayers } from '../finetune/model';
+import { regridFragment } from '../finetune/regrid';
 import {
   embedNet, fineTuneNet, predictNet, FINE_TUNE_LR_FACTOR, FINE_TUNE_MAX_EPOCHS, FINE_TUNE_PATIENCE,
   type ActivationSet, type CutGeometry,
@@ -120,10 +121,14 @@ export async function fineTuneStage(
     const calib = spread(trainSet.n, CALIBRATION_VIEWS);
     const lut = Float32Array.from({ length: 256 }, (_, q) => g.scale * (q - g.zeroPoint));
     const representative = calib.map((row) => Float32Array.from(trainSet.x.subarray(row * size, (row + 1) * size), (q) => lut[q]));
-    const layers: Layer[] = [...netLayers(net), { kind: 'gap', keepDims: true, name: 'global_average' }];
+    const tuned = netLayers(net);
+    const layers: Layer[] = [...tuned, { kind: 'gap', keepDims: true, name: 'global_average' }];
     const frag = layersToFragment(layers, { input: { shape: tb.cut.shape, type: 'uint8', scale: tb.cut.scale, zeroPoint: tb.cut.zeroPoint }, representative, scheme: 'uint8' });
+    // The weights go back on the base's own grid (regrid.ts says why).
+    const grid = regridFragment(frag.fragment, tuned, tb.weightQuant);
+    if (grid.clamped > 0) r.warn(`${grid.clamped} fine-tuned weights left the base's quantization range and were clamped to it`);
     const cut = cutAtEmbedding(p.base.model, tb.cut.name).model;
-    const base = appendOps(cut, frag.fragment, [embeddingInfo(cut).tensorIndex]).model;
+    const base = appendOps(cut, grid.fragment, [embeddingInfo(cut).tensorIndex]).model;
 
     const weights = netHead(net);
     const embTrain = embedNet(trainSet, g, net);
