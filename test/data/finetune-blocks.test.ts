@@ -9,6 +9,9 @@ import { openCutBase } from '../../src/finetune/activations';
 import { buildNet, embedForward, disposeNet } from '../../src/finetune/model';
 import { preprocess } from '../../src/image';
 import { EdgeTuneError } from '../../src/errors';
+import { layersToFragment } from '../../src/convert';
+import { regridFragment } from '../../src/finetune/regrid';
+import { mainGraph } from '../../src/tflite';
 import { MODELS_DIR, SHARED } from '../helpers';
 
 describe('fine-tuning: reading MobileNet v1 blocks from the quantized base', () => {
@@ -80,4 +83,32 @@ describe('fine-tuning: reading MobileNet v1 blocks from the quantized base', () 
       }
     });
   }
+
+  it("regridFragment puts unchanged weights back on the base's codes exactly (blocks 12–13)", () => {
+    const tb = readTopBlocks(base.model, 2);
+    const size = tb.cut.shape.slice(1).reduce((a, b) => a * b, 1);
+    const rep = [Float32Array.from({ length: size }, (_, i) => ((i * 7) % 255) * tb.cut.scale)];
+    const frag = layersToFragment([...tb.layers, { kind: 'gap', keepDims: true }], { input: { shape: tb.cut.shape, type: 'uint8', scale: tb.cut.scale, zeroPoint: tb.cut.zeroPoint }, representative: rep, scheme: 'uint8' });
+    const g = regridFragment(frag.fragment, tb.layers, tb.weightQuant);
+    assert.deepEqual(g.layers, ['Conv2d_12_depthwise', 'Conv2d_12_pointwise', 'Conv2d_13_depthwise', 'Conv2d_13_pointwise']);
+    assert.equal(g.clamped, 0);
+    const sg = mainGraph(base.model);
+    const convs = g.fragment.operators.filter((op) => op.inputs.length === 3);
+    assert.equal(convs.length, 4);
+    tb.opIndices.slice(0, 4).forEach((oi, k) => {
+      const orig = sg.operators[oi];
+      const ow = sg.tensors[orig.inputs[1]];
+      const fw = g.fragment.tensors[convs[k].inputs[1]];
+      assert.deepEqual(fw.shape, ow.shape);
+      assert.deepEqual(fw.quantization?.scale, ow.quantization?.scale);
+      assert.deepEqual(fw.quantization?.zeroPoint, ow.quantization?.zeroPoint);
+      assert.ok(Buffer.from(g.fragment.buffers[fw.buffer].data).equals(Buffer.from(base.model.buffers[ow.buffer].data)), `${tb.layers[k].name}: weight codes differ`);
+      const ob = base.model.buffers[sg.tensors[orig.inputs[2]].buffer].data;
+      const fb = g.fragment.buffers[g.fragment.tensors[convs[k].inputs[2]].buffer].data;
+      const oi32 = new Int32Array(ob.buffer.slice(ob.byteOffset, ob.byteOffset + ob.byteLength));
+      const fi32 = new Int32Array(fb.buffer.slice(fb.byteOffset, fb.byteOffset + fb.byteLength));
+      assert.equal(fi32.length, oi32.length);
+      for (let c = 0; c < oi32.length; c++) assert.ok(Math.abs(fi32[c] - oi32[c]) <= 1, `${tb.layers[k].name} bias ${c}: ${fi32[c]} vs ${oi32[c]}`);
+    });
+  });
 });
