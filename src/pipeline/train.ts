@@ -181,7 +181,8 @@ async function trainPrepared(
   });
   bar.stop();
   r.info(`export check on ${v.n} photos: top-1 agreement with the head ${pct(v.agreement)}, ${v.msPerImage.toFixed(1)} ms/photo`);
-  checkVerification(v, o.float ? 'report this as a bug' : 'try --float');
+  // Fine-tuned blocks stay uint8 even with --float: fewer re-quantized blocks is what helps there.
+  checkVerification(v, ft ? `try fewer blocks than --fine-tune ${o.fineTune}` : o.float ? 'report this as a bug' : 'try --float');
   if (p.estimate === 'test-split') {
     const nVal = fitted.checkIdx.length;
     const truth = p.split.test.map((i) => all.kept[i].labelIndex);
