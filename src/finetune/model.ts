@@ -13,6 +13,11 @@ import type { HeadWeights } from '../tflite';
 export interface BlockVars {
   kind: 'depthwise' | 'pointwise';
   name: string;
+  /**
+   * The base's uint8 grid of this layer's weights (per tensor), when training is quantization-aware:
+   * the forward pass then uses the weights rounded onto it, as the export will.
+   */
+  grid?: { scale: number; zeroPoint: number };
   kernel: tf.Variable;
   bias: tf.Variable;
   strides: [number, number];
@@ -26,6 +31,16 @@ export interface DenseVars { kernel: tf.Variable; bias: tf.Variable }
 export interface FineTuneNet {
   blocks: BlockVars[];
   head: DenseVars[];
+  /** Scale of the blocks' uint8 outputs (RELU6: 6/255) when training is quantization-aware. */
+  actScale?: number;
+}
+
+/** The base's quantization, for quantization-aware fine-tuning. */
+export interface QuantGrid {
+  /** Per layer: the weight tensor's scale and zero point (per tensor; per-axis entries are ignored). */
+  weights: { scale: number[]; zeroPoint: number[] }[];
+  /** Scale of every block output (uint8, zero point 0). */
+  activations: number;
 }
 
 /**
@@ -33,22 +48,39 @@ export interface FineTuneNet {
  * @param layers depthwise and 1×1 conv2d layers with RELU6 (from `readTopBlocks`).
  * @param head the trained head in TFLite layout (weights `[units, inDim]`).
  */
-export function buildNet(layers: (DepthwiseConv2DLayer | Conv2DLayer)[], head: HeadWeights): FineTuneNet {
+export function buildNet(layers: (DepthwiseConv2DLayer | Conv2DLayer)[], head: HeadWeights, quant?: QuantGrid): FineTuneNet {
   const blocks = layers.map((l, i): BlockVars => {
+    const g = quant?.weights[i];
+    const grid = g && g.scale.length === 1 ? { scale: Math.fround(g.scale[0]), zeroPoint: g.zeroPoint[0] ?? 0 } : undefined;
     const name = l.name ?? `block_${i}`;
     const bias = tf.variable(tf.tensor1d(l.bias ?? new Float32Array(l.kind === 'depthwise' ? l.kernelShape[2] * l.kernelShape[3] : l.kernelShape[3])));
     if (l.kind === 'depthwise') {
-      return { kind: 'depthwise', name, kernel: tf.variable(tf.tensor4d(l.kernel, l.kernelShape)), bias, strides: l.strides, padding: l.padding };
+      return { kind: 'depthwise', name, grid, kernel: tf.variable(tf.tensor4d(l.kernel, l.kernelShape)), bias, strides: l.strides, padding: l.padding };
     }
     const [kh, kw, cin, cout] = l.kernelShape;
     if (kh !== 1 || kw !== 1 || l.strides[0] !== 1 || l.strides[1] !== 1) throw new Error(`layer ${name}: only 1×1 stride-1 convolutions are supported here`);
-    return { kind: 'pointwise', name, kernel: tf.variable(tf.tensor2d(l.kernel, [cin, cout])), bias, strides: [1, 1], padding: 'same' };
+    return { kind: 'pointwise', name, grid, kernel: tf.variable(tf.tensor2d(l.kernel, [cin, cout])), bias, strides: [1, 1], padding: 'same' };
   });
   const dense = head.layers.map((l, i): DenseVars => ({
     kernel: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(l.weights, [l.units, l.inDim])))),
     bias: tf.variable(tf.tensor1d(l.bias)),
   }));
-  return { blocks, head: dense };
+  return { blocks, head: dense, actScale: quant?.activations };
+}
+
+/**
+ * Rounds onto a uint8 grid in the forward pass, gradient passed straight through (the
+ * straight-through estimator of quantization-aware training, Jacob et al. 2018): q(x) =
+ * (clamp(round(x / s) + z, 0, 255) − z) · s.
+ */
+function fakeQuant(x: tf.Tensor, scale: number, zeroPoint: number): tf.Tensor {
+  const f = (a: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const q = tf.mul(tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(a, scale)), zeroPoint), 0, 255), zeroPoint), scale);
+    return { value: q, gradFunc: (dy: tf.Tensor) => [dy] };
+  };
+  const op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad<tf.Tensor>>[0]);
+  return op(x);
 }
 
 /** Every variable of the network (blocks, then head). */
@@ -88,15 +120,18 @@ function matMulTrain(x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D, inputGrad: 
 export function embedForward(x: tf.Tensor4D, net: FineTuneNet, train: boolean): tf.Tensor2D {
   let a: tf.Tensor4D = x;
   net.blocks.forEach((b) => {
+    const k = b.grid ? fakeQuant(b.kernel, b.grid.scale, b.grid.zeroPoint) : b.kernel;
     if (b.kind === 'depthwise') {
-      a = tf.relu6(tf.add(tf.depthwiseConv2d(a, b.kernel as tf.Tensor4D, b.strides, b.padding), b.bias)) as tf.Tensor4D;
+      a = tf.relu6(tf.add(tf.depthwiseConv2d(a, k as tf.Tensor4D, b.strides, b.padding), b.bias)) as tf.Tensor4D;
     } else {
       const [n, h, w, c] = a.shape;
       const flat = tf.reshape(a, [n * h * w, c]) as tf.Tensor2D;
       const cout = b.kernel.shape[1] as number;
-      const y = train ? matMulTrain(flat, b.kernel as tf.Tensor2D, b.bias as tf.Tensor1D, true) : tf.add(tf.matMul(flat, b.kernel as tf.Tensor2D), b.bias) as tf.Tensor2D;
+      const y = train ? matMulTrain(flat, k as tf.Tensor2D, b.bias as tf.Tensor1D, true) : tf.add(tf.matMul(flat, k as tf.Tensor2D), b.bias) as tf.Tensor2D;
       a = tf.reshape(tf.relu6(y), [n, h, w, cout]) as tf.Tensor4D;
     }
+    // The exported block's uint8 output (RELU6 over [0, 6]).
+    if (net.actScale) a = fakeQuant(a, net.actScale, 0) as tf.Tensor4D;
   });
   return tf.mean(a, [1, 2]) as tf.Tensor2D;
 }
