@@ -117,8 +117,8 @@ export interface ModelMetadata {
     classWeights: 'none' | 'balanced';
     /** Each head of the ensemble (one entry for a single head): epochs run, epoch kept, its validation. */
     heads: { epochs: number; bestEpoch: number; stoppedEarly: boolean; val_loss: number; val_accuracy: number }[];
-    /** Wall time per phase, s. */
-    seconds: { embed: number; train: number; export: number };
+    /** Wall time per phase, s (with fine-tuning, `train` includes it and `head` is the head alone). */
+    seconds: { embed: number; train: number; export: number; head?: number };
     /** Embeddings reused from the cache / computed. */
     cache: { hits: number; misses: number };
   };
@@ -134,6 +134,36 @@ export interface ModelMetadata {
     /** The exported model checked against the trained head. */
     export: Verification;
   };
+  /**
+   * `train --fine-tune N`: the base's last N blocks were trained with the head; model.tflite holds
+   * them (uint8) after the base cut at `cut`. Absent for a frozen base.
+   */
+  fineTune?: FineTuneRecord;
+}
+
+/** What fine-tuning records in metadata.json (`fineTune`). */
+export interface FineTuneRecord {
+  /** N: blocks unfrozen. */
+  blocks: number;
+  /** The cut tensor (input of the first unfrozen block) and its shape. */
+  cut: string;
+  cutShape: number[];
+  /** The unfrozen ops, e.g. ['Conv2d_13_depthwise', 'Conv2d_13_pointwise']. */
+  layers: string[];
+  /** Adam learning rate (the head's × src/finetune FINE_TUNE_LR_FACTOR), epoch cap and patience used. */
+  lr: number;
+  maxEpochs: number;
+  patience: number;
+  /** Epochs run, the epoch kept (numbered after the head's; = the head's last epoch when none improved). */
+  epochs: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  /** Validation before fine-tuning (the converged head) and at the kept epoch. */
+  before: { val_loss: number; val_accuracy: number };
+  after: { val_loss: number; val_accuracy: number };
+  /** Activations at the cut: views computed / read from the cache, and their RAM, bytes. */
+  activations: { views: number; bytes: number };
+  seconds: { activations: number; train: number };
 }
 
 /** A model folder read through `readModelFolder`. */

@@ -9,6 +9,10 @@
  * file is float32 little-endian `[dim]`, preceded for clean entries by a small JSON record
  * (fingerprint, decoded size). Files are written to a temporary name and renamed, so concurrent
  * runs and crashes never leave a partial entry; a corrupt or short file is a miss.
+ *
+ * Fine-tuning also caches raw activations at a cut tensor inside the base (uint8, e.g. 7·7·1024
+ * = 50 KB per view for MobileNet v1's last block): `<dir>/activations/<config key>/<sha256[0..2]>/
+ * <sha256>.<view>`, the bytes as the interpreter wrote them; the config key names the cut tensor.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -30,6 +34,12 @@ export interface EmbeddingCache {
   putClean(config: string, sha: string, embedding: Float32Array, info: CleanInfo): void;
   getView(config: string, sha: string, view: number, dim: number): Float32Array | undefined;
   putView(config: string, sha: string, view: number, embedding: Float32Array): void;
+  /**
+   * Raw activations of a photo at a cut tensor: `view` is 'clean' or 'v<k>'; `length` the expected
+   * byte count (anything else is a miss).
+   */
+  getBytes(config: string, sha: string, view: string, length: number): Uint8Array | undefined;
+  putBytes(config: string, sha: string, view: string, bytes: Uint8Array): void;
   /** Entries found / computed since the cache was opened. */
   stats: { hits: number; misses: number };
 }
@@ -57,6 +67,8 @@ export function noCache(): EmbeddingCache {
     putClean: () => undefined,
     getView: () => { stats.misses++; return undefined; },
     putView: () => undefined,
+    getBytes: () => { stats.misses++; return undefined; },
+    putBytes: () => undefined,
   };
 }
 
@@ -68,7 +80,7 @@ const MAGIC = 0x31455445; // 'ETE1' little-endian
  */
 export function diskCache(dir: string): EmbeddingCache {
   const stats = { hits: 0, misses: 0 };
-  const file = (config: string, sha: string, view: string) => path.join(dir, 'embeddings', config, sha.slice(0, 2), `${sha}.${view}`);
+  const file = (config: string, sha: string, view: string, kind = 'embeddings') => path.join(dir, kind, config, sha.slice(0, 2), `${sha}.${view}`);
   const read = (p: string): Buffer | undefined => {
     try {
       return fs.readFileSync(p);
@@ -133,6 +145,18 @@ export function diskCache(dir: string): EmbeddingCache {
     },
     putView(config, sha, view, embedding) {
       write(file(config, sha, `v${view}`), bytes(embedding));
+    },
+    getBytes(config, sha, view, length) {
+      const buf = read(file(config, sha, view, 'activations'));
+      if (buf && buf.length === length) {
+        stats.hits++;
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+      }
+      stats.misses++;
+      return undefined;
+    },
+    putBytes(config, sha, view, data) {
+      write(file(config, sha, view, 'activations'), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     },
   };
 }

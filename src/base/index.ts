@@ -131,6 +131,15 @@ export function cacheConfig(base: Base, fit: Fit, augment: AugmentParams, seed: 
   return { clean: configKey(clean), views: configKey({ ...clean, augment, seed }) };
 }
 
+/**
+ * The cache keys of activations at a tensor inside a base (fine-tuning's cut): as `cacheConfig`
+ * for the CPU graph, plus the cut tensor's name; views also key on the augmentation and seed.
+ */
+export function cutCacheConfig(base: Base, cut: string, fit: Fit, augment: AugmentParams, seed: number): { clean: string; views: string } {
+  const clean = { base: base.spec.sha256, cut, fit, format: 1 };
+  return { clean: configKey(clean), views: configKey({ ...clean, augment, seed }) };
+}
+
 interface Prepared {
   sha: string;
   clean?: { embedding: Float32Array; info: CleanInfo };
@@ -205,7 +214,7 @@ export async function embedSamples(base: Base, samples: Sample[], opts: EmbedOpt
         for (let v = 0; v < K; v++) {
           let e = p.views[v];
           if (!e) {
-            const rng = makeRng(mix(opts.seed, hashString(p.sha), v));
+            const rng = makeRng(viewSeed(opts.seed, p.sha, v));
             e = embedPixels(base, augment(p.pixels!, inputSize, opts.augment, rng));
             cache.putView(keys.views, p.sha, v, e);
           }
@@ -249,6 +258,14 @@ async function preprocessNamed(bytes: Uint8Array, size: number, fit: Fit, file: 
   } catch (e) {
     throw new Error((e as Error).message.replace(/<\d+-byte buffer>/, file));
   }
+}
+
+/**
+ * The seed of augmented view `v` of the photo with SHA-256 `sha` (hex): what `embedSamples` uses,
+ * so that other stages (fine-tuning's cut activations) see the very same views.
+ */
+export function viewSeed(seed: number, sha: string, v: number): number {
+  return mix(seed, hashString(sha), v);
 }
 
 /** A 32-bit seed from (seed, photo, view): distinct streams for every view of every photo. */

@@ -5,5 +5,6 @@ export {
   type HeadSpec, type EmbeddingSet, type EpochRecord, type TrainedHead, type TrainHooks,
 } from './train';
 export { trainHeads, mergeHeads, type Fold, type EnsembleHooks } from './ensemble';
-export { headWeights, headWeightsWithRanges, headForward, headLogits, headModel } from './weights';
+export { headWeights, headWeightsWithRanges, headForward, headLogits, headModel, calibrate as calibrateHead } from './weights';
 export { serializeHead, loadHead, type HeadMeta } from './io';
+export { registerWasmDepthwiseGrad, depthwiseFilterGrad, depthwiseInputGrad } from './wasm-depthwise-grad';

@@ -74,8 +74,13 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
   if (meta.arch === 'cnn') return reexportCnn(dir, meta, target, opts, r);
   if (!meta.base) throw fail('BAD_MODEL', `${dir}/metadata.json names no base: retrain the model with 'edgetune train'`);
   const baseMeta = meta.base;
+  // A fine-tuned model's blocks exist only in its model.tflite (the base file holds the original
+  // ones): it can be compiled as it is, not re-grafted.
+  const ft = meta.fineTune;
+  if (ft && float) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: its fine-tuned blocks exist only in model.tflite, so it cannot be re-exported as float; retrain with --fine-tune ${ft.blocks} --float`);
+  if (ft && opts.edgetpu === true) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: Coral's compiled extractor holds the original blocks, so there is no model_edgetpu.tflite; use edgetune export --compile instead`);
   const resolved = resolveBase(baseMeta.name, modelsDir);
-  const tpu = edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), baseMeta.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, baseMeta.pooling, float);
+  const tpu = ft ? { write: false } as { write: boolean; note?: string } : edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), baseMeta.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, baseMeta.pooling, float);
   if (opts.compile) {
     if (float) throw fail('BAD_OPTION', '--compile needs the full-integer model: drop --float (the Edge TPU Compiler refuses float operations)');
     requireCompiler(opts.searchPath);
@@ -90,7 +95,7 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     const labels = meta.labels;
     const describe = { labels, name: path.basename(meta.dataset.root), baseName: baseMeta.name };
     const weights = headWeightsWithRanges(model, headMeta.outputRanges);
-    const replaced: Record<string, FileContents> = { 'model.tflite': exportTflite(base.model, weights, { float, ...describe }) };
+    const replaced: Record<string, FileContents> = { 'model.tflite': ft ? fs.readFileSync(path.join(dir, meta.files.model)) : exportTflite(base.model, weights, { float, ...describe }) };
     if (tpu.write) replaced['model_edgetpu.tflite'] = exportEdgeTpu(base.spec.name, base.edgetpuPath, weights, baseMeta.pooling, describe);
     else if (tpu.note) r.info(tpu.note);
 
@@ -98,7 +103,9 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     const rel = [...meta.dataset.split.val, ...meta.dataset.split.test];
     const present = rel.map((f) => path.join(meta.dataset.root, f)).filter((f) => fs.existsSync(f));
     let verification: Verification | undefined;
-    if (present.length > 0) {
+    if (ft) {
+      r.info(`model.tflite holds the fine-tuned blocks and is kept as trained: its export check from training stands`);
+    } else if (present.length > 0) {
       const samples: Sample[] = present.map((p) => {
         const label = path.relative(meta.dataset.root, p).split(path.sep)[0];
         return { path: p, label, labelIndex: labels.indexOf(label) };

@@ -62,6 +62,10 @@ export async function sweep(
   if (combos.some((c) => c.options.arch === 'cnn')) {
     throw fail('BAD_OPTION', "sweep ranks heads on cached embeddings and does not train CNNs: drop --arch cnn (train CNN variants with 'edgetune train --arch cnn' and compare their validation accuracy)");
   }
+  // Cross-validation scores heads on the frozen base: a fine-tuned candidate would score as frozen.
+  if (combos.some((c) => c.options.fineTune > 0)) {
+    throw fail('BAD_OPTION', 'sweep: --fine-tune cannot be swept (sweep cross-validates heads on the frozen base); train with --fine-tune N and compare its test estimate');
+  }
   await initBackend(run.backend);
   // Group by how photos are embedded, so each group embeds (or reads from the cache) once.
   const embedKey = (o: TrainOptions) => JSON.stringify([o.base, o.preset, o.fit, o.pooling, o.augViews, o.seed, o.valSplit, o.testSplit]);

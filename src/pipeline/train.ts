@@ -22,9 +22,11 @@ import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
 import type { DeviceChoice } from '../runtime';
 import { resolveTrainOptions, IMBALANCE_RATIO, type TrainOptions, type TrainOptionsInput } from '../options';
 import { fail } from '../errors';
+import type { Prepared } from './prepared';
 import { silentReporter, phaseProgress, type Reporter } from './report';
 import { trainCnnModel } from './train-cnn';
 import { MIN_PER_CLASS, setMetrics } from './split-rules';
+import { checkFineTuneOptions, fineTuneStage, type FineTuned } from './finetune';
 
 /** How a run is carried out: machine and process settings that do not change the trained model. */
 export interface RunOptions {
@@ -55,29 +57,7 @@ export interface TrainResult {
   history: EpochRecord[];
 }
 
-/** A dataset embedded by a base and split: what head training (and a sweep) starts from. */
-export interface Prepared {
-  ds: Dataset;
-  base: Base;
-  /** Clean embeddings of every readable photo (index = position in `all.kept`). */
-  all: EmbeddedSamples;
-  /** Indices into `all.kept` per set. */
-  split: { train: number[]; val: number[]; test: number[] };
-  /** Duplicate group id per kept photo (photos of one group share an id). */
-  groupOf: Int32Array;
-  /** Groups of ≥ 2 identical/near-identical photos, and those spanning classes. */
-  duplicates: number[][];
-  conflicts: number[][];
-  /** Class weights in effect. */
-  classWeights: 'none' | 'balanced';
-  /** How the accuracy estimate is made: a test split, or k-fold when a class is too small for one. */
-  estimate: 'test-split' | 'k-fold' | 'none';
-  /** Augmented views of the training photos: rows i·K … i·K+K−1 belong to split.train[i]. */
-  trainViews: Float32Array;
-  cache: EmbeddingCache;
-  /** Time spent embedding, s. */
-  seconds: number;
-}
+export type { Prepared } from './prepared';
 
 export { MIN_PER_CLASS, setMetrics } from './split-rules';
 
@@ -89,13 +69,21 @@ export { MIN_PER_CLASS, setMetrics } from './split-rules';
  *
  * Writes `out/` atomically (see src/artifact for the layout). Options not given take the defaults of
  * `src/options` (nested subsets allowed: `{ head: { epochs: 5 } }`).
+ * With `fineTune` N > 0 one head is trained (not the ensemble), then MobileNet v1's last N blocks
+ * with it (`fineTuneStage`, src/pipeline/finetune.ts), and model.tflite holds the fine-tuned blocks.
  *
  * @throws EdgeTuneError: BAD_OPTION, BAD_DATASET (fewer than 2 classes, a class without readable
  *   photos), BASE_MISSING, CONFLICT (--out), EDGETPU_UNAVAILABLE (--edgetpu impossible),
- *   EXPORT_CHECK_FAILED (agreement below 98%), CANCELLED.
+ *   EXPORT_CHECK_FAILED (agreement below 98%), CANCELLED; with --fine-tune also BAD_OPTION (not a
+ *   MobileNet v1 base, grid pooling, --edgetpu) and UNSUPPORTED (the graph is not MobileNet v1's).
  */
 export async function train(datasetDir: string, out: string, input: TrainOptionsInput & RunOptions = {}): Promise<TrainResult> {
-  const { o, run } = splitInput(input);
+  const { o: given, run } = splitInput(input);
+  checkFineTuneOptions(given);
+  // Fine-tuning follows Keras' recipe: one head converges, then it trains on with the top blocks,
+  // both stopped early on the validation photos (an ensemble has no validation split to share).
+  const o = given.fineTune > 0 && given.heads > 1 ? { ...given, heads: 1 } : given;
+  if (o !== given) run.reporter.info(`--fine-tune ${o.fineTune}: one head with a validation split (--heads ${given.heads} is for the frozen base)`);
   checkModelFolder(out);
   if (isInside(out, datasetDir)) {
     throw fail('BAD_OPTION', `output folder ${out} is inside the dataset ${datasetDir}: its files would become a class; choose a folder outside it`);
@@ -104,7 +92,9 @@ export async function train(datasetDir: string, out: string, input: TrainOptions
   if (o.arch === 'cnn') return trainCnnModel(datasetDir, out, o, run);
   const backend = await initBackend(run.backend); // a missing backend fails here, not after embedding
   const spec = resolveBase(o.base, run.modelsDir);
-  const tpu = edgeTpuPlan(o.edgetpu, o.base, spec.spec.edgetpuGraftable, spec.edgetpuPath !== undefined, o.pooling, o.float);
+  const tpu = o.fineTune > 0
+    ? { write: false, note: o.edgetpu === 'auto' ? 'no model_edgetpu.tflite: the compiled extractor holds the original blocks, not the fine-tuned ones (edgetune export --compile compiles model.tflite)' : undefined }
+    : edgeTpuPlan(o.edgetpu, o.base, spec.spec.edgetpuGraftable, spec.edgetpuPath !== undefined, o.pooling, o.float);
   const p = await prepare(datasetDir, o, run);
   try {
     return await trainPrepared(p, datasetDir, out, o, run, backend, tpu);
@@ -142,30 +132,39 @@ async function trainPrepared(
   r.info(`head: Dense ${[...spec.hidden, labels.length].join(' → ')} (dropout ${spec.dropout}${spec.classWeights === 'balanced' ? ', balanced class weights' : ''})${o.heads > 1 ? ` × ${o.heads} heads, one per fold, merged into one` : ''} on TensorFlow.js backend '${backend}'`);
   const t1 = performance.now();
   const fitted = o.heads > 1 ? await fitEnsemble(p, o, spec, r, run.signal) : await fitSingle(p, o, spec, r, run.signal);
-  const { model: headTf, weights, heads } = fitted;
+  const { heads } = fitted;
   const trained = heads[0];
-  const tTrain = (performance.now() - t1) / 1000;
-  const val = fitted.val;
+  const tHead = (performance.now() - t1) / 1000;
   r.info(o.heads > 1
-    ? `heads stopped at epochs ${heads.map((h) => h.bestEpoch).join(', ')}: out-of-fold val_accuracy ${pct(val.accuracy)} (each fold chose its head's epoch: optimistic)`
-    : `best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${val.loss.toFixed(4)}, val_accuracy ${pct(val.accuracy)} (chosen on these photos: optimistic)`);
+    ? `heads stopped at epochs ${heads.map((h) => h.bestEpoch).join(', ')}: out-of-fold val_accuracy ${pct(fitted.val.accuracy)} (each fold chose its head's epoch: optimistic)`
+    : `best epoch ${trained.bestEpoch}/${trained.history.length}${trained.stoppedEarly ? ' (early stopping)' : ''}: val_loss ${fitted.val.loss.toFixed(4)}, val_accuracy ${pct(fitted.val.accuracy)} (chosen on these photos: optimistic)`);
+  const ft: FineTuned | undefined = o.fineTune > 0
+    ? await fineTuneStage(p, o, fitted.weights, spec, trained.history.length, { reporter: r, signal: run.signal, threads: run.threads })
+    : undefined;
+  const tTrain = (performance.now() - t1) / 1000;
+  // From here on the model is the fine-tuned one when there is one.
+  const headTf = ft?.headModel ?? fitted.model;
+  const weights = ft?.weights ?? fitted.weights;
+  const val = ft ? { accuracy: ft.record.after.val_accuracy, loss: ft.record.after.val_loss } : fitted.val;
 
   let estimate: ModelMetadata['metrics']['estimate'];
   if (p.estimate === 'k-fold') estimate = await kFoldEstimate(p, o, spec, r, run.signal);
+  if (ft && p.estimate === 'k-fold') r.warn('the k-fold estimate scores heads on the frozen base: fine-tuning itself is not cross-validated (add photos for a test split)');
 
   // Export, then check it on validation + test photos: agreement with the head (the gate) and, on
   // the test photos, the estimate of what the shipped file does on photos it never saw.
   const t2 = performance.now();
   const checkIdx = [...fitted.checkIdx, ...p.split.test];
-  const headProbs = predictHead(headTf, rowsOf(all, checkIdx).x, checkIdx.length, all.dim);
-  const model = exportTflite(base.model, weights, { float: o.float, labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
+  const headProbs = ft ? ft.probs(checkIdx) : predictHead(headTf, rowsOf(all, checkIdx).x, checkIdx.length, all.dim);
+  const model = exportTflite(ft?.base ?? base.model, weights, { float: o.float, labels, name: path.basename(path.resolve(datasetDir)), baseName: o.base });
   const bar = phaseProgress(r, 'export', 'checking the exported model', checkIdx.length);
   const v = await verifyExport(model, checkIdx.map((i) => all.kept[i].path), headProbs, checkIdx.map((i) => all.kept[i].labelIndex), {
     threads: run.threads, fit: o.fit, signal: run.signal, onProgress: (d) => bar.update(d),
   });
   bar.stop();
   r.info(`export check on ${v.n} photos: top-1 agreement with the head ${pct(v.agreement)}, ${v.msPerImage.toFixed(1)} ms/photo`);
-  checkVerification(v, o.float ? 'report this as a bug' : 'try --float');
+  // Fine-tuned blocks stay uint8 even with --float: fewer re-quantized blocks is what helps there.
+  checkVerification(v, ft ? `try fewer blocks than --fine-tune ${o.fineTune}` : o.float ? 'report this as a bug' : 'try --float');
   if (p.estimate === 'test-split') {
     const nVal = fitted.checkIdx.length;
     const truth = p.split.test.map((i) => all.kept[i].labelIndex);
@@ -182,10 +181,12 @@ async function trainPrepared(
     r.warn('no accuracy estimate: --test-split 0 leaves no photos that training did not see; the validation accuracy above is optimistic');
   }
 
-  // history.json and the curves show the first head (an ensemble's heads look alike).
-  const history = trained.history;
+  // history.json and the curves show the first head (an ensemble's heads look alike), then the
+  // fine-tuning epochs.
+  const history = ft ? [...trained.history, ...ft.history] : trained.history;
   const title = `${path.basename(path.resolve(datasetDir))} on ${o.base}`;
-  const curvesSvg = await historyCurvesSvg(history, { title, bestEpoch: trained.bestEpoch });
+  const bestEpoch = ft && ft.record.bestEpoch > trained.history.length ? ft.record.bestEpoch : trained.bestEpoch;
+  const curvesSvg = await historyCurvesSvg(history, { title, bestEpoch });
   const head = await serializeHead(headTf, { labels, outputRanges: weights.layers.map((l) => l.outputRange) });
   const rel = (i: number) => path.relative(ds.root, all.kept[i].path);
   const metadata: ModelMetadata = {
@@ -212,13 +213,14 @@ async function trainPrepared(
       conflicts: p.conflicts.map((g) => ({ paths: g.map(rel), labels: [...new Set(g.map((i) => all.kept[i].label))] })),
     },
     training: {
-      backend, epochs: history.length, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly,
+      backend, epochs: history.length, bestEpoch, stoppedEarly: ft?.record.stoppedEarly ?? trained.stoppedEarly,
       classWeights: p.classWeights,
       heads: heads.map((h) => ({ epochs: h.history.length, bestEpoch: h.bestEpoch, stoppedEarly: h.stoppedEarly, val_loss: h.history[h.bestEpoch - 1].val_loss, val_accuracy: h.history[h.bestEpoch - 1].val_accuracy })),
-      seconds: { embed: round(p.seconds), train: round(tTrain), export: round(tExport) },
+      seconds: { embed: round(p.seconds), train: round(tTrain), export: round(tExport), ...(ft ? { head: round(tHead) } : {}) },
       cache: { ...p.cache.stats },
     },
     metrics: { val_accuracy: val.accuracy, val_loss: val.loss, ...(estimate ? { estimate } : {}), export: stripPredictions(v) },
+    ...(ft ? { fineTune: ft.record } : {}),
   };
   const folder: Record<string, FileContents> = {
     'model.tflite': model,
@@ -239,7 +241,8 @@ async function trainPrepared(
   if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
   writeModelFolder(out, folder);
   // A single head is its own model; an ensemble's heads are separate from the merged one.
-  for (const m of new Set([headTf, ...heads.map((h) => h.model)])) m.dispose();
+  for (const m of new Set([fitted.model, ...heads.map((h) => h.model)])) m.dispose();
+  ft?.dispose();
   r.info(`wrote ${out}/model.tflite${edgetpu ? ' and model_edgetpu.tflite' : ''}`);
   return { dir: out, metadata, history };
 }
