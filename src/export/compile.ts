@@ -62,24 +62,27 @@ export function parseCompilerLog(log: string): CompiledOp[] {
 export function requireCompiler(searchPath: string = process.env.PATH ?? ''): string {
   const compiler = findOnPath(EDGETPU_COMPILER, searchPath);
   if (!compiler) {
-    throw fail('UNSUPPORTED', `${EDGETPU_COMPILER} is not on the PATH (Coral publishes it for x86-64 Linux only: sudo apt-get install edgetpu-compiler from Coral's apt repository); without it, model_edgetpu.tflite — the head grafted onto Coral's compiled extractor — is the file that runs on the Edge TPU`);
+    throw fail('UNSUPPORTED', `${EDGETPU_COMPILER} is not on the PATH (Coral publishes it for x86-64 Linux only: sudo apt-get install edgetpu-compiler from Coral's apt repository); without it, a head model's model_edgetpu.tflite (the head grafted onto Coral's compiled extractor) is the file that runs on the Edge TPU, and other models run on the CPU`);
   }
   return compiler;
 }
 
 /**
- * Compiles `modelPath` with `edgetpu_compiler -s` in a temporary folder (removed after).
+ * Compiles a model (a .tflite path, or its bytes) with `edgetpu_compiler -s` in a temporary folder
+ * (removed after).
  * @param searchPath PATH to find the compiler in (default process.env.PATH).
  * @throws EdgeTuneError UNSUPPORTED when the compiler is not on PATH (one line pointing to the
  *   grafted model_edgetpu.tflite); EXPORT_CHECK_FAILED when it fails (its last output line) or maps
  *   no operation to the Edge TPU.
  */
-export async function compileEdgeTpu(modelPath: string, searchPath: string = process.env.PATH ?? ''): Promise<CompileResult> {
+export async function compileEdgeTpu(model: string | Uint8Array, searchPath: string = process.env.PATH ?? ''): Promise<CompileResult> {
   const compiler = requireCompiler(searchPath);
+  const modelPath = typeof model === 'string' ? model : 'model.tflite';
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-compile-'));
   try {
     const input = path.join(tmp, 'model.tflite');
-    fs.copyFileSync(modelPath, input);
+    if (typeof model === 'string') fs.copyFileSync(model, input);
+    else fs.writeFileSync(input, model);
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
       const c = spawn(compiler, ['-s', '-o', tmp, input], { stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';

@@ -28,7 +28,8 @@ export function decodeBmp(bytes: Uint8Array): RgbImage {
   try {
     decoded = decodeBmpTs(buf);
   } catch (e) {
-    throw new Error(`corrupt BMP (${(e as Error).message})`);
+    // The decoder reads past the end of a short file with Buffer's own RangeError: say what it means.
+    throw new Error(e instanceof RangeError ? `corrupt BMP (${buf.length} bytes: the file ends before the header or pixel data it declares; it is truncated or not a BMP)` : `corrupt BMP (${(e as Error).message})`);
   }
   const { width, height, data } = decoded;
   if (!(width > 0 && height > 0) || data.length < width * height * 4) {

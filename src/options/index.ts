@@ -48,6 +48,12 @@ export interface CnnOptions {
   dense: number;
 }
 
+/**
+ * Most blocks `--fine-tune` unfreezes. Blocks 12–13 (14×14×512 cut activations) trained in about
+ * 1.3 GB here; deeper cuts grew past 3 GB on 45 photos and failed (the WASM heap), too much for a Pi.
+ */
+export const MAX_FINE_TUNE_BLOCKS = 3;
+
 /** Which network `train` builds (recorded in metadata.json). */
 export type Arch = 'head' | 'cnn';
 
@@ -169,6 +175,13 @@ export function resolveTrainOptions(input: TrainOptionsInput = {}): TrainOptions
     },
   } as TrainOptions;
   for (const spec of OPTION_SPECS) checkValue(spec, getPath(o, spec.path));
+  // Options that contradict --arch cnn: refused, not silently dropped.
+  if (o.arch === 'cnn' && o.fineTune > 0) {
+    throw fail('BAD_OPTION', `--fine-tune ${o.fineTune} unfreezes blocks of the MobileNet base, and --arch cnn has no base: drop one of them`);
+  }
+  if (o.arch === 'cnn' && o.edgetpu === true) {
+    throw fail('BAD_OPTION', "--edgetpu requires model_edgetpu.tflite, the head grafted onto Coral's compiled base, and --arch cnn has no base: drop --edgetpu (edgetune export --compile compiles a CNN's model.tflite)");
+  }
   if (o.valSplit + o.testSplit >= 0.9) {
     throw fail('BAD_OPTION', `--val-split ${o.valSplit} and --test-split ${o.testSplit} leave too little to train on: keep their sum below 0.9`);
   }
@@ -188,7 +201,7 @@ export type OptionKind =
    * A list of widths: '' or 'none' = [], '256' = [256], '256x64' or '256,64' = [256, 64]; `sep` is
    * how the list is written back ('x' when absent).
    */
-  | { type: 'widths'; sep?: string }
+  | { type: 'widths'; sep?: string; nonEmpty?: boolean }
   /** An image size 'HxW' in pixels, e.g. '32x20' = [32, 20]. */
   | { type: 'size'; min: number; max: number }
   | { type: 'flag' }
@@ -229,10 +242,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { path: ['head', 'l2'], flag: 'l2', value: 'lambda', help: 'L2 weight decay on the Dense kernels', kind: { type: 'number', min: 0, max: 1 }, sweepable: true },
   { path: ['head', 'labelSmoothing'], flag: 'label-smoothing', value: 'epsilon', help: 'label smoothing of the training targets', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, sweepable: true },
   { path: ['head', 'classWeights'], flag: 'class-weights', value: 'mode', help: `auto (balanced when the largest class has over ${IMBALANCE_RATIO}× the photos of the smallest), balanced, none`, kind: { type: 'choice', choices: ['auto', 'balanced', 'none'] }, sweepable: true },
-  { path: ['fineTune'], flag: 'fine-tune', value: 'n', help: "unfreeze the base's last n blocks once the head has converged and train them with it at lr/10 (0 = frozen base)", kind: { type: 'int', min: 0, max: 13 }, sweepable: true },
+  { path: ['fineTune'], flag: 'fine-tune', value: 'n', help: `unfreeze the base's last n blocks (at most ${MAX_FINE_TUNE_BLOCKS}) once the head has converged and train them with it at lr/10 (0 = frozen base)`, kind: { type: 'int', min: 0, max: MAX_FINE_TUNE_BLOCKS }, sweepable: true },
   { path: ['cnn', 'input'], flag: 'input', value: 'HxW', help: '--arch cnn: network input height x width in pixels', kind: { type: 'size', min: 8, max: 512 }, sweepable: true, presetDefault: '32x20 for --preset digits, else 64x64' },
   { path: ['cnn', 'channels'], flag: 'channels', value: 'mode', help: '--arch cnn: rgb or grey input', kind: { type: 'choice', choices: ['rgb', 'grey'] }, sweepable: true, presetDefault: 'grey for --preset digits, else rgb' },
-  { path: ['cnn', 'filters'], flag: 'filters', value: 'list', help: '--arch cnn: filters of each Conv 3×3 → BatchNorm → MaxPool block, e.g. 75,50,25', kind: { type: 'widths', sep: ',' }, sweepable: false },
+  { path: ['cnn', 'filters'], flag: 'filters', value: 'list', help: '--arch cnn: filters of each Conv 3×3 → BatchNorm → MaxPool block, e.g. 75,50,25', kind: { type: 'widths', sep: ',', nonEmpty: true }, sweepable: false },
   { path: ['cnn', 'dense'], flag: 'dense', value: 'units', help: '--arch cnn: Dense ReLU units after Flatten (0 = none)', kind: { type: 'int', min: 0, max: 65536 }, sweepable: true },
   { path: ['heads'], flag: 'heads', value: 'k', help: 'heads in the ensemble (each stopped early on its own fold, merged into one Dense head); 1 = one head with --val-split', kind: { type: 'int', min: 1, max: 20 }, sweepable: true },
   { path: ['valSplit'], flag: 'val-split', value: 'fraction', help: 'validation fraction per class (early stopping) with --heads 1', kind: { type: 'number', min: 0.01, max: 0.9 }, sweepable: false },
@@ -296,10 +309,11 @@ export function parseValue(spec: OptionSpec, text: string): unknown {
       return text.trim();
     case 'widths': {
       const t = text.trim();
-      if (t === '' || t === 'none') return [];
-      return t.split(/[x+,]/).map((s) => {
+      const what = k.nonEmpty ? 'a list of positive integers up to 65536 like 75,50,25' : "positive integer widths up to 65536 like 256 or 256x64, or '' for none";
+      if (t === '' || t === 'none') return k.nonEmpty ? bad(what) : [];
+      return t.split(k.sep === ',' ? /,/ : /[x+,]/).map((s) => {
         const n = Number(s);
-        if (!Number.isInteger(n) || n < 1 || n > 65536) bad("positive integer widths like 256 or 256x64, or '' for none");
+        if (s.trim() === '' || !Number.isInteger(n) || n < 1 || n > 65536) bad(what);
         return n;
       });
     }
@@ -346,7 +360,7 @@ export function checkValue(spec: OptionSpec, v: unknown): void {
       if (typeof v !== 'string' || !k.choices.includes(v)) bad(`one of ${k.choices.join(', ')}`);
       return;
     case 'widths':
-      if (!Array.isArray(v) || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536)) bad('a list of positive integer widths');
+      if (!Array.isArray(v) || !v.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536) || (k.nonEmpty && v.length === 0)) bad(`a list of ${k.nonEmpty ? 'one or more ' : ''}positive integer widths up to 65536`);
       return;
     case 'size':
       if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= k.min && n <= k.max)) bad(`a size HxW with sides in [${k.min}, ${k.max}] pixels`);

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileEdgeTpu, requireCompiler } from '../export/compile';
+import { requireCompiler } from '../export/compile';
 import { makeRng, shuffled } from '../augment';
 import { preprocessTo, type InputShape } from '../image';
 import { initBackend } from '../head';
@@ -9,6 +8,7 @@ import { loadCnn, predictCnn } from '../cnn';
 import { writeModelFolder, readFolderFiles, type FileContents, type ModelMetadata, type Verification } from '../artifact';
 import { fail } from '../errors';
 import type { Reporter } from './report';
+import { compileStep } from './compile-step';
 import { convertCnn, checkCnnExport } from './cnn-export';
 import { REPRESENTATIVE_PHOTOS } from './cnn-constants';
 import { setMetrics } from './split-rules';
@@ -85,19 +85,11 @@ export async function reexportCnn(
     } else {
       r.warn(`the training photos under ${meta.dataset.root} are gone: the export is not verified`);
     }
-    let compiled: { version: string; edgetpuOps: number; cpuOps: number } | undefined;
+    let compiled: ModelMetadata['compiled'];
     if (opts.compile) {
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-export-'));
-      try {
-        fs.writeFileSync(path.join(tmp, 'model.tflite'), bytes);
-        const c = await compileEdgeTpu(path.join(tmp, 'model.tflite'), opts.searchPath);
-        replaced['model_edgetpu_compiled.tflite'] = c.model;
-        replaced['edgetpu_compiler.log'] = c.log;
-        compiled = { version: c.version, edgetpuOps: c.edgetpuOps, cpuOps: c.cpuOps };
-        r.info(`${c.version}: ${c.edgetpuOps} operation(s) mapped to the Edge TPU, ${c.cpuOps} left to the CPU → model_edgetpu_compiled.tflite`);
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
+      const c = await compileStep(bytes, opts.searchPath, r);
+      Object.assign(replaced, c.files);
+      compiled = c.compiled;
       newMeta.files.compiled = 'model_edgetpu_compiled.tflite';
       newMeta.compiled = compiled;
     }

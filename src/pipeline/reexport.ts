@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileEdgeTpu, requireCompiler } from '../export/compile';
+import { requireCompiler } from '../export/compile';
 import { openBase, embedSamples } from '../base';
 import { presetParams } from '../augment';
 import { resolveBase, defaultModelsDir } from '../models';
@@ -16,6 +15,7 @@ import type { Sample } from '../dataset';
 import { setMetrics } from './split-rules';
 import { silentReporter, type Reporter } from './report';
 import { reexportCnn } from './reexport-cnn';
+import { compileStep } from './compile-step';
 
 /** Options of `reexport`. */
 export interface ReexportOptions {
@@ -77,7 +77,7 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
   // A fine-tuned model's blocks exist only in its model.tflite (the base file holds the original
   // ones): it can be compiled as it is, not re-grafted.
   const ft = meta.fineTune;
-  if (ft && float) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: its fine-tuned blocks exist only in model.tflite, so it cannot be re-exported as float; retrain with --fine-tune ${ft.blocks} --float`);
+  if (ft && float) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: its fine-tuned blocks exist only in model.tflite, so it cannot be re-exported as float: use its quantized model.tflite (or retrain without --fine-tune for a float head)`);
   if (ft && opts.edgetpu === true) throw fail('UNSUPPORTED', `${dir} was trained with --fine-tune ${ft.blocks}: Coral's compiled extractor holds the original blocks, so there is no model_edgetpu.tflite; use edgetune export --compile instead`);
   const resolved = resolveBase(baseMeta.name, modelsDir);
   const tpu = ft ? { write: false } as { write: boolean; note?: string } : edgeTpuPlan(opts.edgetpu ?? (float ? false : 'auto'), baseMeta.name, resolved.spec.edgetpuGraftable, resolved.edgetpuPath !== undefined, baseMeta.pooling, float);
@@ -130,17 +130,9 @@ export async function reexport(dir: string, opts: ReexportOptions = {}): Promise
     }
     let compiled: ReexportResult['compiled'];
     if (opts.compile) {
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetune-export-'));
-      try {
-        fs.writeFileSync(path.join(tmp, 'model.tflite'), replaced['model.tflite']);
-        const c = await compileEdgeTpu(path.join(tmp, 'model.tflite'), opts.searchPath);
-        replaced['model_edgetpu_compiled.tflite'] = c.model;
-        replaced['edgetpu_compiler.log'] = c.log;
-        compiled = { version: c.version, edgetpuOps: c.edgetpuOps, cpuOps: c.cpuOps };
-        r.info(`${c.version}: ${c.edgetpuOps} operation(s) mapped to the Edge TPU, ${c.cpuOps} left to the CPU → model_edgetpu_compiled.tflite`);
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
+      const c = await compileStep(replaced['model.tflite'] as Uint8Array, opts.searchPath, r);
+      Object.assign(replaced, c.files);
+      compiled = c.compiled;
       meta.files.compiled = 'model_edgetpu_compiled.tflite';
       meta.compiled = compiled;
     }

@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  scanDataset, splitDataset, classBalance, groupDuplicates, perceptualHash, formatLabelsFile, type Sample,
+  scanDataset, splitDataset, groupDuplicates, perceptualHash, formatLabelsFile, type Sample,
 } from '../dataset';
 import { presetParams, makeRng, shuffled } from '../augment';
 import { preprocessTo, tooSmallReason, type InputShape } from '../image';
@@ -10,12 +10,12 @@ import { initBackend } from '../head';
 import { trainCnn, predictCnn, serializeCnn, cnnInputShape, type ImageSet, type TrainedCnn } from '../cnn';
 import { MODEL_FORMAT, writeModelFolder, type ModelMetadata, type FileContents } from '../artifact';
 import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
-import { IMBALANCE_RATIO, type TrainOptions } from '../options';
+import type { TrainOptions } from '../options';
 import { fail, ioError } from '../errors';
 import { phaseProgress, type Reporter } from './report';
 import { convertCnn, checkCnnExport } from './cnn-export';
 import { REPRESENTATIVE_PHOTOS } from './cnn-constants';
-import { MIN_PER_CLASS, setMetrics } from './split-rules';
+import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights } from './split-rules';
 import type { BackendChoice } from '../head';
 import type { EpochRecord } from '../head';
 
@@ -77,20 +77,8 @@ export async function trainCnnModel(datasetDir: string, out: string, o: TrainOpt
   const tLoad = (performance.now() - t0) / 1000;
 
   const dups = groupDuplicates(photos.kept.map((s, i) => ({ key: photos.sha[i], hash: photos.phash[i], labelIndex: s.labelIndex })));
-  if (dups.groups.length) {
-    const n = dups.groups.reduce((a, g) => a + g.length, 0);
-    r.info(`${n} photos form ${dups.groups.length} group${dups.groups.length === 1 ? '' : 's'} of identical or near-identical photos: each group stays on one side of the split`);
-  }
-  for (const g of dups.conflicts) {
-    r.warn(`conflict: ${g.map((i) => path.relative(ds.root, photos.kept[i].path)).join(', ')} are the same photo in different classes (${[...new Set(g.map((i) => photos.kept[i].label))].join(', ')}): keep it in one class`);
-  }
-  const bal = classBalance(photos.kept, ds.labels.length);
-  let classWeights: 'none' | 'balanced' = o.head.classWeights === 'balanced' ? 'balanced' : 'none';
-  if (bal.ratio > IMBALANCE_RATIO) {
-    const counts = ds.labels.map((l, c) => `${l} ${bal.counts[c]}`).join(', ');
-    r.warn(`classes are imbalanced (${counts}: largest/smallest ${bal.ratio.toFixed(1)}× > ${IMBALANCE_RATIO}×)${o.head.classWeights === 'auto' ? ': using balanced class weights (--class-weights none to turn off)' : ''}; add photos to the small classes`);
-    if (o.head.classWeights === 'auto') classWeights = 'balanced';
-  }
+  reportDuplicates(r, ds.root, photos.kept, dups);
+  const classWeights = chooseClassWeights(r, ds.labels, photos.kept, o);
 
   // The head's split rule (test held out from everything, validation for early stopping).
   let estimate: 'test-split' | 'none' = o.testSplit > 0 ? 'test-split' : 'none';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import {
-  scanDataset, splitDataset, kFolds, classBalance, groupDuplicates, perceptualHash, formatLabelsFile,
+  scanDataset, splitDataset, kFolds, groupDuplicates, perceptualHash, formatLabelsFile,
   type Dataset, type Sample,
 } from '../dataset';
 import { presetParams } from '../augment';
@@ -20,12 +20,12 @@ import {
 } from '../artifact';
 import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
 import type { DeviceChoice } from '../runtime';
-import { resolveTrainOptions, IMBALANCE_RATIO, type TrainOptions, type TrainOptionsInput } from '../options';
+import { resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from '../options';
 import { fail } from '../errors';
 import type { Prepared } from './prepared';
 import { silentReporter, phaseProgress, type Reporter } from './report';
 import { trainCnnModel } from './train-cnn';
-import { MIN_PER_CLASS, setMetrics } from './split-rules';
+import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights } from './split-rules';
 import { checkFineTuneOptions, fineTuneStage, type FineTuned } from './finetune';
 
 /** How a run is carried out: machine and process settings that do not change the trained model. */
@@ -366,22 +366,9 @@ export async function prepare(datasetDir: string, o: TrainOptions, run: ReturnTy
 
     // Identical and near-identical photos (burst shots, re-imports) stay on one side of every split.
     const dups = groupDuplicates(all.kept.map((s, i) => ({ key: all.sha[i], hash: BigInt(`0x${all.info[i].phash || '0'}`), labelIndex: s.labelIndex })));
-    if (dups.groups.length) {
-      const n = dups.groups.reduce((a, g) => a + g.length, 0);
-      r.info(`${n} photos form ${dups.groups.length} group${dups.groups.length === 1 ? '' : 's'} of identical or near-identical photos: each group stays on one side of the split`);
-    }
-    for (const g of dups.conflicts) {
-      r.warn(`conflict: ${g.map((i) => path.relative(ds.root, all.kept[i].path)).join(', ')} are the same photo in different classes (${[...new Set(g.map((i) => all.kept[i].label))].join(', ')}): keep it in one class`);
-    }
-
+    reportDuplicates(r, ds.root, all.kept, dups);
     // Class balance: warn with the counts; 'auto' class weights become balanced above the ratio.
-    const bal = classBalance(all.kept, ds.labels.length);
-    let classWeights: 'none' | 'balanced' = o.head.classWeights === 'balanced' ? 'balanced' : 'none';
-    if (bal.ratio > IMBALANCE_RATIO) {
-      const counts = ds.labels.map((l, c) => `${l} ${bal.counts[c]}`).join(', ');
-      r.warn(`classes are imbalanced (${counts}: largest/smallest ${bal.ratio.toFixed(1)}× > ${IMBALANCE_RATIO}×)${o.head.classWeights === 'auto' ? ': using balanced class weights (--class-weights none to turn off)' : ''}; add photos to the small classes`);
-      if (o.head.classWeights === 'auto') classWeights = 'balanced';
-    }
+    const classWeights = chooseClassWeights(r, ds.labels, all.kept, o);
 
     // Split: test (held out from everything), validation (early stopping), training.
     // A class must be big enough for MIN_PER_CLASS validation and test photos and some training

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { checkFineTuneOptions } from '../../src/pipeline/finetune';
 import { sweep } from '../../src/pipeline/sweep';
-import { resolveTrainOptions } from '../../src/options';
+import { resolveTrainOptions, MAX_FINE_TUNE_BLOCKS } from '../../src/options';
 import { EdgeTuneError } from '../../src/errors';
 
 const isBadOption = (re: RegExp) => (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION' && re.test(e.message) && !e.message.includes('\n');
@@ -9,7 +9,7 @@ const isBadOption = (re: RegExp) => (e: unknown) => e instanceof EdgeTuneError &
 describe('--fine-tune: options checked before any work', () => {
   it('accepts MobileNet v1 bases with global average pooling, and 0 with anything', () => {
     checkFineTuneOptions(resolveTrainOptions({ fineTune: 1 }));
-    checkFineTuneOptions(resolveTrainOptions({ fineTune: 13, base: 'mobilenet_v1_0.25_128' }));
+    checkFineTuneOptions(resolveTrainOptions({ fineTune: MAX_FINE_TUNE_BLOCKS, base: 'mobilenet_v1_0.25_128' }));
     checkFineTuneOptions(resolveTrainOptions({ fineTune: 0, base: 'mobilenet_v2_1.0_224', pooling: 'grid', edgetpu: true }));
   });
 
@@ -19,8 +19,9 @@ describe('--fine-tune: options checked before any work', () => {
     assert.throws(() => checkFineTuneOptions(resolveTrainOptions({ fineTune: 2, edgetpu: true })), isBadOption(/--edgetpu.*--compile/));
   });
 
-  it('--fine-tune takes 0 … 13', () => {
-    assert.throws(() => resolveTrainOptions({ fineTune: 14 }), (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION');
+  it('--fine-tune takes 0 … MAX_FINE_TUNE_BLOCKS (3)', () => {
+    assert.equal(MAX_FINE_TUNE_BLOCKS, 3);
+    assert.throws(() => resolveTrainOptions({ fineTune: MAX_FINE_TUNE_BLOCKS + 1 }), (e: unknown) => e instanceof EdgeTuneError && e.code === 'BAD_OPTION');
     assert.equal(resolveTrainOptions({}).fineTune, 0);
   });
 

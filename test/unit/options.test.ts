@@ -93,3 +93,20 @@ export function readmeRow(s: (typeof OPTION_SPECS)[number]): string {
   const def = s.presetDefault ? d : s.kind.type === 'flag' ? '`off`' : `\`${d}\``;
   return `| ${flag} | ${def} | ${s.help} |`;
 }
+
+describe('options: contradictions with --arch cnn and list syntax', () => {
+  it('refuses --fine-tune and --edgetpu with --arch cnn in one line, and caps --fine-tune', () => {
+    assert.throws(() => resolveTrainOptions({ arch: 'cnn', fineTune: 1 }), (e: EdgeTuneError) => e.code === 'BAD_OPTION' && /--fine-tune 1 .* --arch cnn has no base/.test(e.message));
+    assert.throws(() => resolveTrainOptions({ arch: 'cnn', edgetpu: true }), (e: EdgeTuneError) => e.code === 'BAD_OPTION' && /drop --edgetpu/.test(e.message));
+    assert.equal(resolveTrainOptions({ arch: 'cnn', edgetpu: 'auto', fineTune: 0 }).arch, 'cnn');
+    assert.throws(() => parseValue(spec('fine-tune'), '4'), /--fine-tune must be an integer in \[0, 3\]/);
+  });
+
+  it('describes the --filters syntax in its error and refuses an empty list', () => {
+    for (const bad of ['abc', '0', ',', '100000', '', '256x64']) {
+      assert.throws(() => parseValue(spec('filters'), bad), /--filters must be a list of positive integers up to 65536 like 75,50,25/, bad);
+    }
+    assert.throws(() => resolveTrainOptions({ cnn: { filters: [] } }), /--filters must be a list of one or more positive integer widths/);
+    assert.deepEqual(parseValue(spec('hidden'), ''), []);
+  });
+});
