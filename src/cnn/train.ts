@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { applyTransformTo, sampleTransform, makeRng, type AugmentParams } from '../augment';
 import type { CnnOptions, HeadOptions } from '../options';
 import type { EpochRecord, TrainHooks } from '../head';
-import { balancedWeights } from '../head/train';
+import { balancedWeights, tallyStep, type EpochTally } from '../head/train';
 import { dropoutMask, permutation, streamSeed, STREAM } from '../head/streams';
 import { fail } from '../errors';
 import { buildCnn, cnnInputShape } from './model';
@@ -121,8 +121,7 @@ async function trainEpoch(
   const classWeight = spec.classWeights === 'balanced' ? balancedWeights(train.y, classes) : undefined;
   const eps = spec.train.labelSmoothing;
   const steps = Math.ceil(n / batch);
-  let lossSum = 0;
-  let correct = 0;
+  const tally: EpochTally = { lossSum: 0, correct: 0 };
   const stats: BatchStats[] = [];
   for (let s = 0; s < steps; s++) {
     const rows = order.subarray(s * batch, Math.min(n, (s + 1) * batch));
@@ -152,19 +151,9 @@ async function trainEpoch(
       return [loss, pred!];
     });
     updateMovingStats(stats);
-    try {
-      lossSum += lossT.dataSync()[0] * b;
-      const p = predT.dataSync();
-      for (let i = 0; i < b; i++) if (p[i] === yb[i]) correct++;
-    } finally {
-      lossT.dispose(); predT.dispose();
-    }
-    h.onBatch?.(s + 1, steps, epoch);
-    // Let timers and I/O run (a server's abort request, progress events) between steps.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (h.signal?.aborted) throw cancelled(`at epoch ${epoch}, batch ${s + 1} of ${steps}`);
+    if (await tallyStep(tally, lossT, predT, yb, b, h, s, steps, epoch)) throw cancelled(`at epoch ${epoch}, batch ${s + 1} of ${steps}`);
   }
-  return { loss: lossSum / n, accuracy: correct / n };
+  return { loss: tally.lossSum / n, accuracy: tally.correct / n };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord, HeadSpec } from '../head';
-import { balancedWeights } from '../head';
+import { balancedWeights, tallyStep, type EpochTally } from '../head/train';
 import { dropoutMask, permutation, streamSeed, STREAM } from '../head/streams';
 import { fail } from '../errors';
 import { embedForward, headForward, netVariables, type FineTuneNet } from './model';
@@ -106,7 +106,7 @@ export async function fineTuneNet(
       const epoch = offset + e;
       const order = permutation(train.n, streamSeed(spec.seed, STREAM.shuffle, epoch));
       const steps = Math.ceil(train.n / spec.batch);
-      let lossSum = 0, correct = 0;
+      const tally: EpochTally = { lossSum: 0, correct: 0 };
       for (let s = 0; s < steps; s++) {
         const rows = order.subarray(s * spec.batch, Math.min(train.n, (s + 1) * spec.batch));
         const b = rows.length;
@@ -127,19 +127,10 @@ export async function fineTuneNet(
           }, true, vars)!;
           return [loss, pred!];
         });
-        try {
-          lossSum += lossT.dataSync()[0] * b;
-          const p = predT.dataSync();
-          for (let i = 0; i < b; i++) if (p[i] === yb[i]) correct++;
-        } finally {
-          lossT.dispose(); predT.dispose();
-        }
-        hooks.onBatch?.(s + 1, steps, epoch);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (hooks.signal?.aborted) throw fail('CANCELLED', `fine-tuning cancelled at epoch ${epoch}: nothing was kept; start the training again`);
+        if (await tallyStep(tally, lossT, predT, yb, b, hooks, s, steps, epoch)) throw fail('CANCELLED', `fine-tuning cancelled at epoch ${epoch}: nothing was kept; start the training again`);
       }
       const ev = evaluateNet(val, g, classes, net, spec.l2);
-      const rec: EpochRecord = { epoch, loss: lossSum / train.n, accuracy: correct / train.n, val_loss: ev.loss, val_accuracy: ev.accuracy };
+      const rec: EpochRecord = { epoch, loss: tally.lossSum / train.n, accuracy: tally.correct / train.n, val_loss: ev.loss, val_accuracy: ev.accuracy };
       history.push(rec);
       hooks.onEpoch?.(rec);
       if (rec.val_loss < best.loss) {

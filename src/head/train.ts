@@ -181,8 +181,7 @@ async function trainEpoch(
   // Widths of the activations dropout multiplies: each hidden output, or the embedding itself.
   const dropWidths = spec.dropout > 0 ? (spec.hidden.length ? spec.hidden : [dim]) : [];
   const steps = Math.ceil(n / spec.batch);
-  let lossSum = 0;
-  let correct = 0;
+  const tally: EpochTally = { lossSum: 0, correct: 0 };
   for (let s = 0; s < steps; s++) {
     const rows = order.subarray(s * spec.batch, Math.min(n, (s + 1) * spec.batch));
     const b = rows.length;
@@ -210,19 +209,9 @@ async function trainEpoch(
       }, true, vars.flatMap((v) => [v.kernel, v.bias]))!;
       return [loss, pred!];
     });
-    try {
-      lossSum += lossT.dataSync()[0] * b;
-      const p = predT.dataSync();
-      for (let i = 0; i < b; i++) if (p[i] === yb[i]) correct++;
-    } finally {
-      lossT.dispose(); predT.dispose();
-    }
-    h.onBatch?.(s + 1, steps, epoch);
-    // Let timers and I/O run (a server's abort request, progress events) between steps.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (h.signal?.aborted) throw cancelled(`at epoch ${epoch}, batch ${s + 1} of ${steps}`);
+    if (await tallyStep(tally, lossT, predT, yb, b, h, s, steps, epoch)) throw cancelled(`at epoch ${epoch}, batch ${s + 1} of ${steps}`);
   }
-  return { loss: lossSum / n, accuracy: correct / n };
+  return { loss: tally.lossSum / n, accuracy: tally.correct / n };
 }
 
 /**
@@ -364,4 +353,35 @@ function checkSets(train: EmbeddingSet, val: EmbeddingSet, numClasses: number): 
     if (set.x.length !== set.n * set.dim || set.y.length !== set.n) bad(`${name} embeddings hold ${set.x.length} values and ${set.y.length} labels, expected n×dim = ${set.n * set.dim} and n = ${set.n}`);
     for (const c of set.y) if (!(c >= 0 && c < numClasses)) bad(`${name} label ${c} is outside 0..${numClasses - 1}: pass the number of classes the labels index`);
   }
+}
+
+/** Running loss and top-1 count of a training epoch, one mini-batch at a time (`tallyStep`). */
+export interface EpochTally {
+  /** Σ batch mean loss × batch size. */
+  lossSum: number;
+  /** Training examples whose top-1 was right. */
+  correct: number;
+}
+
+/**
+ * Books one training step of any EdgeTune training loop (head, CNN, fine-tuning): adds the batch's
+ * mean loss × its size and its correct top-1 count to `t`, disposes both tensors, reports the batch,
+ * then lets timers and I/O run (a server's abort request, progress events) before the next step.
+ * @param lossT scalar mean loss; predT int32 [b] predicted classes; yb true classes [b].
+ * @returns true when `hooks.signal` was aborted meanwhile (the caller throws its own CANCELLED).
+ */
+export async function tallyStep(
+  t: EpochTally, lossT: tf.Tensor, predT: tf.Tensor, yb: ArrayLike<number>, b: number,
+  hooks: { onBatch?: (batch: number, batches: number, epoch: number) => void; signal?: AbortSignal }, s: number, steps: number, epoch: number,
+): Promise<boolean> {
+  try {
+    t.lossSum += lossT.dataSync()[0] * b;
+    const p = predT.dataSync();
+    for (let i = 0; i < b; i++) if (p[i] === yb[i]) t.correct++;
+  } finally {
+    lossT.dispose(); predT.dispose();
+  }
+  hooks.onBatch?.(s + 1, steps, epoch);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return hooks.signal?.aborted === true;
 }
