@@ -8,6 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DLayer, DepthwiseConv2DLayer, Padding } from '../convert/types';
 import type { HeadWeights } from '../tflite';
+// Plain matMuls with explicit transposes: tfjs-backend-wasm 4.22's matMul with transposeA/B (what
+// tfjs' own gradient uses) measured 10–30× slower.
+import { matMulTrain } from '../head/train';
 
 /** One trainable block op. Depthwise kernel `[kh, kw, C, M]`; pointwise kernel `[Cin, Cout]`. */
 export interface BlockVars {
@@ -90,27 +93,6 @@ export function netVariables(net: FineTuneNet): tf.Variable[] {
 
 export function disposeNet(net: FineTuneNet): void {
   netVariables(net).forEach((v) => v.dispose());
-}
-
-/**
- * x · K (+ b) with a hand-written gradient: dx = dy · Kᵀ, dK = xᵀ · dy, db = Σ rows dy. Explicit
- * transposes and plain matMuls, because tfjs-backend-wasm 4.22's matMul with transposeA/B (what
- * tfjs' own gradient uses) measured 10–30× slower (src/head/train.ts `denseTrain`).
- */
-function matMulTrain(x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D, inputGrad: boolean): tf.Tensor2D {
-  const f = (a: tf.Tensor2D, kk: tf.Tensor2D, bb: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    save([a, kk]);
-    return {
-      value: tf.add(tf.matMul(a, kk), bb) as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor2D, [sa, sk]: tf.Tensor[]) => [
-        inputGrad ? tf.matMul(dy, tf.transpose(sk as tf.Tensor2D)) : tf.zerosLike(sa),
-        tf.matMul(tf.transpose(sa as tf.Tensor2D), dy),
-        tf.sum(dy, 0),
-      ],
-    };
-  };
-  const op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad<tf.Tensor2D>>[0]);
-  return op(x, k, b);
 }
 
 /**

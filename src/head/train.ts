@@ -240,10 +240,19 @@ function forward(x: tf.Tensor2D, vars: DenseVars[], masks: tf.Tensor2D[], train:
  * (29 ms vs 1.4 ms CPU for dK); the arithmetic is the same.
  */
 function denseTrain(x: tf.Tensor2D, v: DenseVars, inputGrad: boolean): tf.Tensor2D {
-  const f = (a: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    save([a, k]);
+  return matMulTrain(x, v.kernel as tf.Tensor2D, v.bias as tf.Tensor1D, inputGrad);
+}
+
+/**
+ * x · K + b ([batch, in] · [in, out] + [out], float32) with the hand-written gradient of
+ * `denseTrain`: dx = dy · Kᵀ (zeros when `inputGrad` is false: nothing upstream needs it),
+ * dK = xᵀ · dy, db = Σ rows dy. Shared by the head and fine-tuning's pointwise convolutions.
+ */
+export function matMulTrain(x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D, inputGrad: boolean): tf.Tensor2D {
+  const f = (a: tf.Tensor2D, kk: tf.Tensor2D, bb: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([a, kk]);
     return {
-      value: tf.add(tf.matMul(a, k), b) as tf.Tensor2D,
+      value: tf.add(tf.matMul(a, kk), bb) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor2D, [sa, sk]: tf.Tensor[]) => [
         // The embedding needs no gradient: zeros, which backprop does not follow further.
         inputGrad ? tf.matMul(dy, tf.transpose(sk as tf.Tensor2D)) : tf.zerosLike(sa),
@@ -254,7 +263,7 @@ function denseTrain(x: tf.Tensor2D, v: DenseVars, inputGrad: boolean): tf.Tensor
   };
   // customGrad's typing takes variadic inputs; this one has exactly (x, kernel, bias, save).
   const op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad<tf.Tensor2D>>[0]);
-  return op(x, v.kernel, v.bias);
+  return op(x, k, b);
 }
 
 /**

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
-import type { SetMetrics } from '../artifact';
-import { classificationReport } from '../eval';
+import type { FileContents, ModelMetadata, SetMetrics } from '../artifact';
+import { classificationReport, confusionMatrixSvg, svgToPng } from '../eval';
+import { formatLabelsFile } from '../dataset';
+import type { EpochRecord } from '../head';
 import { classBalance, type Sample } from '../dataset';
 import { IMBALANCE_RATIO, type TrainOptions } from '../options';
 import type { Reporter } from './report';
@@ -48,4 +50,27 @@ export function chooseClassWeights(r: Reporter, labels: readonly string[], kept:
     if (o.head.classWeights === 'auto') classWeights = 'balanced';
   }
   return classWeights;
+}
+
+/**
+ * The files every trained model folder holds (src/artifact's layout): model.tflite, labels.txt,
+ * metadata.json, history.json, the curves, and the confusion matrix when there is an estimate.
+ * The caller adds its network's own files (head/ or cnn/, model_edgetpu.tflite).
+ * @param curvesSvg the training curves (historyCurvesSvg); drawn also as PNG here.
+ */
+export async function modelFolderFiles(model: Uint8Array, metadata: ModelMetadata, history: EpochRecord[], curvesSvg: string, estimate?: SetMetrics): Promise<Record<string, FileContents>> {
+  const folder: Record<string, FileContents> = {
+    'model.tflite': model,
+    'labels.txt': formatLabelsFile(metadata.labels),
+    'metadata.json': JSON.stringify(metadata, null, 2) + '\n',
+    'history.json': JSON.stringify(history, null, 2) + '\n',
+    'curves.svg': curvesSvg,
+    'curves.png': await svgToPng(curvesSvg),
+  };
+  if (estimate) {
+    const svg = await confusionMatrixSvg({ ...estimate, labels: metadata.labels });
+    folder['confusion.svg'] = svg;
+    folder['confusion.png'] = await svgToPng(svg);
+  }
+  return folder;
 }

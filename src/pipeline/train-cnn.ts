@@ -2,20 +2,20 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  scanDataset, splitDataset, groupDuplicates, perceptualHash, formatLabelsFile, type Sample,
+  scanDataset, splitDataset, groupDuplicates, perceptualHash, type Sample,
 } from '../dataset';
 import { presetParams, makeRng, shuffled } from '../augment';
 import { preprocessTo, tooSmallReason, type InputShape } from '../image';
 import { initBackend } from '../head';
 import { trainCnn, predictCnn, serializeCnn, cnnInputShape, type ImageSet, type TrainedCnn } from '../cnn';
-import { MODEL_FORMAT, writeModelFolder, type ModelMetadata, type FileContents } from '../artifact';
-import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
+import { MODEL_FORMAT, writeModelFolder, type ModelMetadata } from '../artifact';
+import { historyCurvesSvg } from '../eval';
 import type { TrainOptions } from '../options';
 import { fail, ioError } from '../errors';
 import { phaseProgress, type Reporter } from './report';
 import { convertCnn, checkCnnExport } from './cnn-export';
 import { REPRESENTATIVE_PHOTOS } from './cnn-constants';
-import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights } from './split-rules';
+import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights, modelFolderFiles } from './split-rules';
 import type { BackendChoice } from '../head';
 import type { EpochRecord } from '../head';
 
@@ -174,21 +174,9 @@ export async function trainCnnModel(datasetDir: string, out: string, o: TrainOpt
       },
       metrics: { val_accuracy: best.val_accuracy, val_loss: best.val_loss, ...(metricsEstimate ? { estimate: metricsEstimate } : {}), export: verification },
     };
-    const folder: Record<string, FileContents> = {
-      'model.tflite': bytes,
-      'labels.txt': formatLabelsFile(ds.labels),
-      'metadata.json': JSON.stringify(metadata, null, 2) + '\n',
-      'history.json': JSON.stringify(history, null, 2) + '\n',
-      'curves.svg': curvesSvg,
-      'curves.png': await svgToPng(curvesSvg),
-      'cnn/model.json': saved.modelJson,
-      'cnn/weights.bin': saved.weightsBin,
-    };
-    if (metricsEstimate) {
-      const svg = await confusionMatrixSvg({ ...metricsEstimate, labels: ds.labels });
-      folder['confusion.svg'] = svg;
-      folder['confusion.png'] = await svgToPng(svg);
-    }
+    const folder = await modelFolderFiles(bytes, metadata, history, curvesSvg, metricsEstimate);
+    folder['cnn/model.json'] = saved.modelJson;
+    folder['cnn/weights.bin'] = saved.weightsBin;
     if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
     writeModelFolder(out, folder);
     r.info(`wrote ${out}/model.tflite`);

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import {
-  scanDataset, splitDataset, kFolds, groupDuplicates, perceptualHash, formatLabelsFile,
+  scanDataset, splitDataset, kFolds, groupDuplicates, perceptualHash,
   type Dataset, type Sample,
 } from '../dataset';
 import { presetParams } from '../augment';
@@ -16,16 +16,16 @@ import type { HeadWeights } from '../tflite';
 import { exportTflite, exportEdgeTpu, verifyExport } from '../export';
 import {
   MODEL_FORMAT, checkModelFolder, isInside, writeModelFolder, checkVerification, edgeTpuPlan,
-  type ModelMetadata, type SetMetrics, type FileContents,
+  type ModelMetadata, type SetMetrics,
 } from '../artifact';
-import { historyCurvesSvg, confusionMatrixSvg, svgToPng } from '../eval';
+import { historyCurvesSvg } from '../eval';
 import type { DeviceChoice } from '../runtime';
 import { resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from '../options';
 import { fail } from '../errors';
 import type { Prepared } from './prepared';
 import { silentReporter, phaseProgress, type Reporter } from './report';
 import { trainCnnModel } from './train-cnn';
-import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights } from './split-rules';
+import { MIN_PER_CLASS, setMetrics, reportDuplicates, chooseClassWeights, modelFolderFiles } from './split-rules';
 import { checkFineTuneOptions, fineTuneStage, type FineTuned } from './finetune';
 
 /** How a run is carried out: machine and process settings that do not change the trained model. */
@@ -222,21 +222,9 @@ async function trainPrepared(
     metrics: { val_accuracy: val.accuracy, val_loss: val.loss, ...(estimate ? { estimate } : {}), export: stripPredictions(v) },
     ...(ft ? { fineTune: ft.record } : {}),
   };
-  const folder: Record<string, FileContents> = {
-    'model.tflite': model,
-    'labels.txt': formatLabelsFile(labels),
-    'metadata.json': JSON.stringify(metadata, null, 2) + '\n',
-    'history.json': JSON.stringify(history, null, 2) + '\n',
-    'curves.svg': curvesSvg,
-    'curves.png': await svgToPng(curvesSvg),
-    'head/model.json': head.modelJson,
-    'head/weights.bin': head.weightsBin,
-  };
-  if (estimate) {
-    const svg = await confusionMatrixSvg({ ...estimate, labels });
-    folder['confusion.svg'] = svg;
-    folder['confusion.png'] = await svgToPng(svg);
-  }
+  const folder = await modelFolderFiles(model, metadata, history, curvesSvg, estimate);
+  folder['head/model.json'] = head.modelJson;
+  folder['head/weights.bin'] = head.weightsBin;
   if (edgetpu) folder['model_edgetpu.tflite'] = edgetpu;
   if (run.signal?.aborted) throw fail('CANCELLED', 'training cancelled: nothing was written');
   writeModelFolder(out, folder);
